@@ -1,0 +1,111 @@
+"""The Python API every front end calls: open a store, ingest, list, delete (and ask, later)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+from assistant.settings import Settings
+from ingest.articles import Article
+from ingest.embedder import Embedder, build_embedder
+from ingest.load import LoadFailure, load_paths
+from ingest.pipeline import ChunkPlan, Ingestor, IngestSummary
+from ingest.store import ArticleStore, StoredArticle, open_store
+
+Progress = Callable[[IngestSummary], None]
+
+
+class Assistant:
+    """A news assistant over one store. Heavy parts (store client, embedder) are built on first
+    use by factories from `settings`, unless passed in (tests pass fakes)."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: ArticleStore | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self._store = store
+        self._embedder = embedder
+
+    @classmethod
+    def open(cls, location: str | Path | None = None, **kwargs: object) -> Assistant:
+        """Open a store by folder or by Chroma server URL ("http://host:port")."""
+        settings = Settings()
+        if location is not None:
+            settings = with_location(settings, str(location))
+        return cls(settings, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def store(self) -> ArticleStore:
+        if self._store is None:
+            cfg = self.settings.store
+            self._store = open_store(path=cfg.path, url=cfg.url, collection=cfg.collection)
+        return self._store
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            cfg = self.settings.embedder
+            self._embedder = build_embedder(
+                cfg.model, cache_dir=cfg.cache_dir, batch_size=cfg.batch_size, threads=cfg.threads
+            )
+        return self._embedder
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        defaults: dict[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> IngestSummary:
+        """Ingest files, folders and globs; `defaults` fills metadata articles do not carry
+        (e.g. {"source": "Reuters"}). Returns counts and every failure with its reason."""
+        items = load_paths(paths, max_bytes=int(self.settings.ingest.max_file_mb * 1024 * 1024))
+        return self._ingestor().ingest_items(_with_defaults(items, defaults or {}), progress)
+
+    def articles(self) -> list[StoredArticle]:
+        """Every stored article, sorted by title."""
+        return self.store.list_articles()
+
+    def delete(self, article_id: str) -> bool:
+        """Delete an article and all its chunks; False when no such article is stored."""
+        return self.store.delete_article(article_id)
+
+    def _ingestor(self) -> Ingestor:
+        chunks = self.settings.chunks
+        return Ingestor(
+            self.store,
+            self.embedder,
+            plan=ChunkPlan(budget=chunks.budget, overlap=chunks.overlap),
+            batch_chunks=self.settings.ingest.batch_chunks,
+        )
+
+
+def with_location(settings: Settings, location: str) -> Settings:
+    """Settings pointing at a store folder or, for http(s) URLs, a Chroma server."""
+    store = settings.store
+    if location.startswith(("http://", "https://")):
+        store = store.model_copy(update={"url": location})
+    else:
+        store = store.model_copy(update={"path": Path(location).expanduser(), "url": None})
+    return settings.model_copy(update={"store": store})
+
+
+_DEFAULTABLE = ("source", "date", "author", "language")
+
+
+def _with_defaults(
+    items: Iterable[Article | LoadFailure], defaults: dict[str, str]
+) -> Iterator[Article | LoadFailure]:
+    unknown = set(defaults) - set(_DEFAULTABLE)
+    if unknown:
+        raise ValueError(f"cannot default {sorted(unknown)}; allowed: {', '.join(_DEFAULTABLE)}")
+    for item in items:
+        if isinstance(item, Article) and defaults:
+            missing = {k: v for k, v in defaults.items() if v and not getattr(item, k)}
+            item = dataclasses.replace(item, **missing)
+        yield item

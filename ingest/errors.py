@@ -1,0 +1,23 @@
+"""The project's small family of exceptions; each message says what was wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class NewsAssistantError(Exception):
+    """Base of every error the project raises on purpose; front ends print its message."""
+
+
+class LoadError(NewsAssistantError):
+    """An input file could not be read as an article (the message names the file and reason)."""
+
+
+class StoreError(NewsAssistantError):
+    """The article store is missing, unreachable, or holds nothing yet."""
+
+
+class ModelError(NewsAssistantError):
+    """An embedding model could not be built or loaded."""
+
+
+class SettingsError(NewsAssistantError):
+    """A setting has a value that cannot work."""

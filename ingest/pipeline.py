@@ -1,0 +1,169 @@
+"""Ingestion: load -> sentences -> chunks -> embed (batched across articles) -> upsert.
+
+Articles whose content hash is already stored are skipped; each article is written whole or
+not at all (the store deletes a half-written article's chunks before re-raising).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.articles import Article
+from ingest.chunks import Chunk, chunk_sentences, fit_sentences
+from ingest.embedder import Embedder
+from ingest.errors import NewsAssistantError
+from ingest.load import LoadFailure, load_paths
+from ingest.sentences import Sentence, split_sentences
+from ingest.store import ArticleStore
+from ingest.tokens import tiktoken_counter
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An article cut into sentences and chunks, ready to embed."""
+
+    article: Article
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+
+
+@dataclass
+class IngestSummary:
+    """What one ingestion run did."""
+
+    articles: int = 0
+    sentences: int = 0
+    chunks: int = 0
+    unchanged: int = 0
+    failures: list[LoadFailure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def seen(self) -> int:
+        return self.articles + self.unchanged + self.failed
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """Chunking parameters: tiktoken budget per chunk and sentences of overlap."""
+
+    budget: int = 256
+    overlap: int = 1
+
+
+def prepare(article: Article, embedder: Embedder, plan: ChunkPlan) -> Prepared:
+    """Split `article` into sentences (clause-split to the model's limit) and chunks."""
+    text = article.text
+    sentences = fit_sentences(
+        text, split_sentences(text), max_tokens=embedder.max_tokens, count=embedder.count_tokens
+    )
+    if not sentences:
+        raise NewsAssistantError("no sentences found in the article text")
+    chunks = chunk_sentences(
+        text,
+        sentences,
+        budget=plan.budget,
+        count=tiktoken_counter(),
+        overlap=plan.overlap,
+        model_limit=embedder.max_tokens,
+        model_count=embedder.count_tokens,
+    )
+    return Prepared(article, sentences, chunks)
+
+
+class Ingestor:
+    """Runs ingestion into one store with one embedder; `progress` is called after each item."""
+
+    def __init__(
+        self,
+        store: ArticleStore,
+        embedder: Embedder,
+        *,
+        plan: ChunkPlan | None = None,
+        batch_chunks: int = 256,
+        max_bytes: int = 20 * 1024 * 1024,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.plan = plan or ChunkPlan()
+        self.batch_chunks = batch_chunks
+        self.max_bytes = max_bytes
+        self._pending: list[Prepared] = []
+
+    def ingest_paths(
+        self,
+        paths: Sequence[str | Path],
+        progress: Callable[[IngestSummary], None] | None = None,
+    ) -> IngestSummary:
+        """Load every article under `paths` and store what is new or changed."""
+        items = load_paths(paths, max_bytes=self.max_bytes)
+        return self.ingest_items(items, progress)
+
+    def ingest_items(
+        self,
+        items: Iterable[Article | LoadFailure],
+        progress: Callable[[IngestSummary], None] | None = None,
+    ) -> IngestSummary:
+        """Store articles (and count failures) from any iterable of loader results."""
+        started = time.perf_counter()
+        summary = IngestSummary()
+        self.store.bind_embedder(self.embedder.name, self.embedder.dim)
+        self.store.remove_orphans()
+        for item in items:
+            self._take(item, summary)
+            if progress is not None:
+                progress(summary)
+        self._flush(summary)
+        summary.seconds = time.perf_counter() - started
+        if progress is not None:
+            progress(summary)
+        return summary
+
+    def _take(self, item: Article | LoadFailure, summary: IngestSummary) -> None:
+        if isinstance(item, LoadFailure):
+            summary.failures.append(item)
+            return
+        if self.store.stored_hash(item.id) == item.content_hash or self._is_pending(item):
+            summary.unchanged += 1
+            return
+        try:
+            self._pending.append(prepare(item, self.embedder, self.plan))
+        except NewsAssistantError as exc:
+            summary.failures.append(LoadFailure(item.origin or item.id, str(exc)))
+            return
+        if sum(len(p.chunks) for p in self._pending) >= self.batch_chunks:
+            self._flush(summary)
+
+    def _is_pending(self, article: Article) -> bool:
+        return any(p.article.content_hash == article.content_hash for p in self._pending)
+
+    def _flush(self, summary: IngestSummary) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        texts = [chunk.text for p in pending for chunk in p.chunks]
+        vectors = self.embedder.embed_passages(texts)
+        row = 0
+        for p in pending:
+            rows = vectors[row : row + len(p.chunks)]
+            row += len(p.chunks)
+            self._write(p, rows, summary)
+
+    def _write(self, p: Prepared, vectors: np.ndarray, summary: IngestSummary) -> None:
+        try:
+            self.store.write_article(p.article, p.sentences, p.chunks, vectors)
+        except NewsAssistantError as exc:
+            summary.failures.append(LoadFailure(p.article.origin or p.article.id, str(exc)))
+            return
+        summary.articles += 1
+        summary.sentences += len(p.sentences)
+        summary.chunks += len(p.chunks)

