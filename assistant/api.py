@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from assistant.settings import Settings
 from ingest.articles import Article
@@ -106,6 +107,8 @@ def _with_defaults(
         raise ValueError(f"cannot default {sorted(unknown)}; allowed: {', '.join(_DEFAULTABLE)}")
     for item in items:
         if isinstance(item, Article) and defaults:
-            missing = {k: v for k, v in defaults.items() if v and not getattr(item, k)}
+            missing: dict[str, Any] = {
+                k: v for k, v in defaults.items() if v and not getattr(item, k)
+            }
             item = dataclasses.replace(item, **missing)
         yield item

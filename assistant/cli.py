@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    commands: argparse._SubParsersAction,
     name: str,
     help_text: str,
     run: Callable[[Assistant, argparse.Namespace], int],

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
         env_prefix="NEWS_ASSISTANT_", env_nested_delimiter="__", extra="ignore"
     )
 
-    store: StoreSettings = Field(default_factory=StoreSettings)
-    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
-    chunks: ChunkSettings = Field(default_factory=ChunkSettings)
-    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    store: StoreSettings = StoreSettings()
+    embedder: EmbedderSettings = EmbedderSettings()
+    chunks: ChunkSettings = ChunkSettings()
+    ingest: IngestSettings = IngestSettings()

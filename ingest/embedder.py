@@ -51,12 +51,12 @@ class SentenceTransformerEmbedder:
         self.model = model
         self.name = name
         self.batch_size = batch_size
-        self.dim = int(model.get_sentence_embedding_dimension() or 0)
-        prompts = model.prompts or {}
+        self.dim = int(model.get_embedding_dimension() or 0)
+        prompts = {k: v or "" for k, v in (model.prompts or {}).items()}
         self._passage = "passage" if "passage" in prompts else None
         self._query = "query" if "query" in prompts else None
         specials = len(model.tokenizer("", add_special_tokens=True)["input_ids"])
-        self.max_tokens = int(model.max_seq_length) - specials
+        self.max_tokens = int(model.max_seq_length or 512) - specials
         self._prefix = prompts.get("passage", "")
 
     def count_tokens(self, text: str) -> int:

@@ -1,4 +1,5 @@
-"""Ingestion: load -> sentences -> chunks -> embed (batched across articles) -> upsert.
+"""Ingestion: load -> sentences -> chunks -> embed chunks and sentences (batched across
+articles) -> upsert.
 
 Articles whose content hash is already stored are skipped; each article is written whole or
 not at all (the store deletes a half-written article's chunks before re-raising).
@@ -150,17 +151,29 @@ class Ingestor:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        texts = [chunk.text for p in pending for chunk in p.chunks]
+        texts = [
+            t for p in pending for t in [c.text for c in p.chunks] + [s.text for s in p.sentences]
+        ]
         vectors = self.embedder.embed_passages(texts)
         row = 0
         for p in pending:
-            rows = vectors[row : row + len(p.chunks)]
-            row += len(p.chunks)
-            self._write(p, rows, summary)
+            n_chunks, n_sentences = len(p.chunks), len(p.sentences)
+            chunk_rows = vectors[row : row + n_chunks]
+            sentence_rows = vectors[row + n_chunks : row + n_chunks + n_sentences]
+            row += n_chunks + n_sentences
+            self._write(p, chunk_rows, sentence_rows, summary)
 
-    def _write(self, p: Prepared, vectors: np.ndarray, summary: IngestSummary) -> None:
+    def _write(
+        self,
+        p: Prepared,
+        chunk_vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        summary: IngestSummary,
+    ) -> None:
         try:
-            self.store.write_article(p.article, p.sentences, p.chunks, vectors)
+            self.store.write_article(
+                p.article, p.sentences, p.chunks, chunk_vectors, sentence_vectors
+            )
         except NewsAssistantError as exc:
             summary.failures.append(LoadFailure(p.article.origin or p.article.id, str(exc)))
             return

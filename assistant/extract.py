@@ -1,0 +1,262 @@
+"""Point out the part of a sentence that answers a question: figures and what they count, the
+actor of an action, who said it. Everything returned is a span of the sentence, verbatim; when
+nothing is found reliably, nothing is returned and the answer quotes the whole sentence."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.lexicon import (
+    AR_ACCORDING,
+    AR_HEDGES,
+    AR_NUMBER_WORDS,
+    AR_QUALIFIERS,
+    AR_SAY_VERBS,
+    EN_NUMBER_WORDS,
+    EN_QUALIFIERS,
+    EN_SAY_VERBS,
+    stem_match,
+)
+from ingest.normalize import normalize
+
+_TOKEN = re.compile(r"[\w\u0640\u064B-\u065F\u0670]+(?:[.,٫][0-9٠-٩]+)?")
+_DIGITS = re.compile(r"^[0-9٠-٩]+(?:[.,٫][0-9٠-٩]+)?$")
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+_CLAUSE_STOP = re.compile(r"[،,.;؛:!?؟()]")
+
+
+@dataclass(frozen=True)
+class Span:
+    """`sentence[start:end] == text`."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Token:
+    start: int
+    end: int
+    text: str
+    norm: str
+
+
+def tokens(sentence: str) -> list[Token]:
+    return [
+        Token(m.start(), m.end(), m.group(), normalize(m.group()))
+        for m in _TOKEN.finditer(sentence)
+    ]
+
+
+def _span(sentence: str, start: int, end: int) -> Span:
+    return Span(start, end, sentence[start:end])
+
+
+def _matches(token: Token, stems: Sequence[str]) -> bool:
+    return any(stem_match(token.norm, stem) for stem in stems)
+
+
+# -- figures -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number in a sentence with the noun it counts: "أكثر من 30 شخصاً", "28 مدنياً"."""
+
+    span: Span
+    number: Span
+    counted: str
+
+
+def figures(sentence: str) -> list[Figure]:
+    """Every count-like number in `sentence` (years excluded), with qualifier and noun."""
+    toks = tokens(sentence)
+    found = []
+    for i, tok in enumerate(toks):
+        if not _is_number(tok) or _YEAR.match(tok.norm):
+            continue
+        start = _qualifier_start(sentence, toks, i)
+        end, counted = _counted_noun(toks, i)
+        number_start = tok.start + (
+            1 if tok.norm.startswith("و") and tok.norm[1:2].isdigit() else 0
+        )
+        start = max(start, number_start) if start == tok.start else start
+        found.append(
+            Figure(_span(sentence, start, end), _span(sentence, number_start, tok.end), counted)
+        )
+    return found
+
+
+def _is_number(tok: Token) -> bool:
+    bare = tok.norm[1:] if tok.norm.startswith("و") and len(tok.norm) > 1 else tok.norm
+    return bool(_DIGITS.match(bare)) or bare in AR_NUMBER_WORDS or tok.norm in EN_NUMBER_WORDS
+
+
+def _qualifier_start(sentence: str, toks: list[Token], i: int) -> int:
+    before = normalize(sentence[max(0, toks[i].start - 20) : toks[i].start])
+    for qualifier in (*AR_QUALIFIERS, *EN_QUALIFIERS):
+        if before.endswith(qualifier):
+            raw_start = max(0, toks[i].start - 20)
+            words_back = len(qualifier.split())
+            return toks[max(0, i - words_back)].start if i >= words_back else raw_start
+    return toks[i].start
+
+
+def _counted_noun(toks: list[Token], i: int) -> tuple[int, str]:
+    if i + 1 < len(toks) and toks[i + 1].start - toks[i].end <= 2:
+        nxt = toks[i + 1]
+        if not _is_number(nxt):
+            return nxt.end, nxt.norm
+    return toks[i].end, ""
+
+
+def relevant_figures(sentence: str, stems: Sequence[str]) -> list[Figure]:
+    """Figures whose counted noun matches the question's terms; failing that, all figures in a
+    sentence that mentions one of the terms."""
+    all_figures = figures(sentence)
+    direct = [f for f in all_figures if f.counted and any(stem_match(f.counted, s) for s in stems)]
+    if direct:
+        return direct
+    mentions = any(_matches(t, stems) for t in tokens(sentence))
+    return [f for f in all_figures if f.counted] if mentions else []
+
+
+# -- speakers ------------------------------------------------------------------------------
+
+
+def speakers(sentences: Sequence[str]) -> list[str]:
+    """The speaker of each sentence of an article, in order (see `speaker`)."""
+    found: list[str] = []
+    for sentence in sentences:
+        found.append(speaker(sentence, found[-1] if found else ""))
+    return found
+
+
+def speaker(sentence: str, previous: str = "") -> str:
+    """Who the sentence reports ("local sources", "the Observatory"), verbatim; "" if nobody.
+    A sentence whose say-verb has no subject of its own ("He added ...") inherits `previous`,
+    the speaker of the sentence before it."""
+    toks = tokens(sentence)
+    for i, tok in enumerate(toks[:12]):
+        verb = tok.norm[1:] if tok.norm[:1] in "وف" and tok.norm[1:] in AR_SAY_VERBS else tok.norm
+        if verb in AR_SAY_VERBS:
+            said = _subject_after(sentence, toks, i) or _subject_before(sentence, toks, i)
+            if said:
+                return said
+            return previous
+    return _according_to(sentence) or _english_speaker(sentence)
+
+
+_NOT_SUBJECT = frozenset(normalize(w) for w in "في على من عن إلى الى قائلا قائلاً اليوم أمس".split())
+_THAT = re.compile(r"\s(إن|أن|ان|بأن|بان)ّ?(ه|ها|هم)?(\s|$)")
+
+
+def _subject_after(sentence: str, toks: list[Token], i: int) -> str:
+    start = toks[i].end
+    stop = _CLAUSE_STOP.search(sentence, start)
+    end = stop.start() if stop else len(sentence)
+    cut = _THAT.search(sentence, start - 1, end)
+    if cut:
+        end = cut.start()
+    text = sentence[start:end].strip().strip('"«»“”').strip()
+    if not text or normalize(text.split()[0]) in _NOT_SUBJECT:
+        return ""
+    return text if len(text.split()) <= 10 else ""
+
+
+def _subject_before(sentence: str, toks: list[Token], i: int) -> str:
+    follows = _THAT.match(sentence, toks[i].end)
+    if not follows or i == 0:
+        return ""
+    first = max(0, i - 4)
+    while first < i and toks[first].norm in {"وكانت", "وكان", "كانت", "كان", "قد", "وقد"}:
+        first += 1
+    text = sentence[toks[first].start : toks[i - 1].end].strip().strip('"«»“”').strip()
+    return text if first < i else ""
+
+
+def _according_to(sentence: str) -> str:
+    norm_positions = [(normalize(sentence[: m.start()]), m) for m in re.finditer(r"\S+", sentence)]
+    for _, match in norm_positions:
+        if normalize(match.group()).rstrip("ا") in {"وفق", "بحسب", "حسب", "وفقا"}:
+            rest = sentence[match.end() :]
+            stop = _CLAUSE_STOP.search(rest)
+            phrase = rest[: stop.start() if stop else len(rest)].strip().strip('"«»“”').strip()
+            return phrase.removeprefix("ل").strip() if 0 < len(phrase.split()) <= 8 else ""
+    _ = AR_ACCORDING
+    return ""
+
+
+def _english_speaker(sentence: str) -> str:
+    match = re.search(r"\baccording to ([^,.;]+)", sentence, re.IGNORECASE)
+    if match:
+        return match.group(1).strip()
+    verbs = "|".join(sorted(EN_SAY_VERBS))
+    match = re.search(
+        rf"(?:^|, )((?:the |The )?[A-Z][\w'’-]*(?: [\w'’-]+){{0,6}}) (?:{verbs})\b", sentence
+    )
+    return match.group(1).strip() if match else ""
+
+
+# -- actors --------------------------------------------------------------------------------
+
+
+def actor(sentence: str, verb_stems: Sequence[str], object_stems: Sequence[str]) -> Span | None:
+    """The verb of the question with its hedges and its subject, e.g. "نفذها على الأرجح التحالف
+    الذي تقوده الولايات المتحدة"; None when the verb is not in the sentence."""
+    toks = tokens(sentence)
+    for i, tok in enumerate(toks):
+        if not _matches(tok, verb_stems):
+            continue
+        after = _phrase_after(sentence, toks, i, object_stems)
+        if after is not None:
+            return after
+        before = _phrase_before(sentence, toks, i)
+        if before is not None:
+            return before
+    return None
+
+
+def _phrase_after(
+    sentence: str, toks: list[Token], i: int, object_stems: Sequence[str]
+) -> Span | None:
+    j = i + 1
+    while j < len(toks) and _is_hedge(toks, j):
+        j += 1
+    end = j
+    while end < len(toks) and not _matches(toks[end], object_stems):
+        gap = sentence[toks[end - 1].end : toks[end].start]
+        if end > j and _CLAUSE_STOP.search(gap.replace('"', "")):
+            break
+        end += 1
+    if end == j or end - j > 14:
+        return None
+    return _span(sentence, toks[i].start, _close_quote(sentence, toks[end - 1].end))
+
+
+def _phrase_before(sentence: str, toks: list[Token], i: int) -> Span | None:
+    j = i - 1
+    while j >= 0 and _is_hedge(toks, j):
+        j -= 1
+    start = j
+    while start > 0 and toks[start - 1].norm not in {"ان", "انه", "بان"}:
+        gap = sentence[toks[start - 1].end : toks[start].start]
+        if _CLAUSE_STOP.search(gap.replace('"', "")):
+            break
+        start -= 1
+    if j < 0 or i - start > 12:
+        return None
+    return _span(sentence, toks[start].start, toks[i].end)
+
+
+def _is_hedge(toks: list[Token], j: int) -> bool:
+    two = f"{toks[j].norm} {toks[j + 1].norm}" if j + 1 < len(toks) else ""
+    return toks[j].norm in AR_HEDGES or two in AR_HEDGES or toks[j].norm in {"الارجح"}
+
+
+def _close_quote(sentence: str, end: int) -> int:
+    opened = sentence[:end].count('"') % 2 == 1
+    return end + 1 if opened and end < len(sentence) and sentence[end] == '"' else end

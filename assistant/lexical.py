@@ -1,0 +1,48 @@
+"""BM25 over every stored sentence (bm25s), on normalised, lightly stemmed words, so that an
+Arabic question finds Arabic sentences whatever their diacritics, hamza or ta marbuta forms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from assistant.candidates import Candidate
+from assistant.questions import content_words
+
+if TYPE_CHECKING:
+    import bm25s
+
+
+class LexicalIndex:
+    """An in-memory BM25 index over candidates (sentences with their article metadata)."""
+
+    def __init__(self, sentences: Iterable[Candidate]) -> None:
+        import bm25s
+
+        self.sentences: list[Candidate] = list(sentences)
+        self._bm25: bm25s.BM25 | None = None
+        corpus = [list(content_words(s.text)) or ["\u2205"] for s in self.sentences]
+        if corpus:
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(corpus, show_progress=False)
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def search(
+        self, terms: Sequence[str], k: int, allowed: Callable[[Candidate], bool] | None = None
+    ) -> list[Candidate]:
+        """Up to `k` sentences sharing words with `terms` (and `allowed`), best first, with
+        `lexical` set to their BM25 score."""
+        if self._bm25 is None or not terms or k <= 0:
+            return []
+        scores = np.asarray(self._bm25.get_scores(list(terms)))
+        found: list[Candidate] = []
+        for i in np.argsort(-scores):
+            if scores[i] <= 0 or len(found) == k:
+                break
+            if allowed is None or allowed(self.sentences[i]):
+                found.append(self.sentences[i].scored(lexical=float(scores[i])))
+        return found

@@ -1,0 +1,81 @@
+"""Understand a question: its language, what kind of answer it wants, its content words, and
+how a follow-up borrows context from the conversation before it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.lexicon import AR_STOPWORDS, EN_STOPWORDS, ar_stem, expand_en
+from ingest.language import detect_language
+from ingest.normalize import normalize, words
+
+MAX_QUESTION_CHARS = 2000
+
+_KINDS_EN = (
+    ("count", re.compile(r"\bhow (many|much)\b|\bwhat (number|toll)\b|\bdeath toll\b")),
+    ("who", re.compile(r"^\W*(who|whom)\b|\bwhich (group|country|force|side|organi[sz]ation)\b")),
+    ("when", re.compile(r"^\W*when\b|\bwhat (year|date|day|time)\b|\bwhich (year|day)\b")),
+    ("where", re.compile(r"^\W*where\b|\bwhich (town|city|village|area|region|country)\b")),
+)
+_KINDS_AR = (
+    ("count", re.compile(r"(^|\s)(كم|ما عدد|عدد)(\s|$)|حصيله")),
+    ("who", re.compile(r"^\W*(و)?(من|مَن)\s")),
+    ("when", re.compile(r"(^|\s)متي(\s|$)|في اي (عام|سنه|يوم|تاريخ)")),
+    ("where", re.compile(r"(^|\s)(اين|في اي (مدينه|بلده|منطقه|مكان))(\s|$)")),
+)
+_FOLLOW_UP_EN = re.compile(r"^\W*(and|also|what about|how about|then)\b|\b(they|them|it|he|she|"
+                           r"his|her|its|their|those|that one)\b")  # fmt: skip
+_FOLLOW_UP_AR = re.compile(r"^\W*(و|ماذا عن|وماذا)|(\s|^)(هم|هو|هي|ذلك|تلك|هؤلاء)(\s|$)")
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as the answerer sees it. `search_text` is what retrieval embeds (the question,
+    plus the previous question for a follow-up); `terms` are its content words, normalised and,
+    for Arabic, stemmed; `ar_terms` adds Arabic stems for English words from the lexicon."""
+
+    text: str
+    language: str
+    kind: str
+    terms: tuple[str, ...]
+    ar_terms: tuple[str, ...]
+    search_text: str
+
+
+def analyse(text: str, history: list[str] | None = None) -> Question:
+    """Analyse `text`; `history` holds earlier user questions, oldest first."""
+    language = detect_language(text) or "en"
+    search_text = text
+    if history and is_follow_up(text, language):
+        search_text = f"{history[-1]} {text}"
+    terms = content_words(text)
+    ar_terms = tuple(stem for term in terms for stem in expand_en(term))
+    return Question(text, language, question_kind(text, language), terms, ar_terms, search_text)
+
+
+def question_kind(text: str, language: str) -> str:
+    """One of "count", "who", "when", "where", "other"."""
+    norm = normalize(text)
+    for kind, pattern in _KINDS_AR if language == "ar" else _KINDS_EN:
+        if pattern.search(norm):
+            return kind
+    return "other"
+
+
+def content_words(text: str) -> tuple[str, ...]:
+    """Normalised (Arabic: stemmed) words of `text` that are not question words or stopwords."""
+    kept = []
+    for word in words(text):
+        bare = word[1:] if word.startswith("و") and word[1:] in AR_STOPWORDS else word
+        if bare in AR_STOPWORDS or bare in EN_STOPWORDS:
+            continue
+        kept.append(ar_stem(bare) if detect_language(bare) == "ar" else bare)
+    return tuple(kept)
+
+
+def is_follow_up(text: str, language: str) -> bool:
+    """Does `text` lean on the conversation (starts with "and", uses a pronoun, or is short)?"""
+    norm = normalize(text)
+    pattern = _FOLLOW_UP_AR if language == "ar" else _FOLLOW_UP_EN
+    return bool(pattern.search(norm)) or len(content_words(text)) <= 1

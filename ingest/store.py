@@ -1,0 +1,602 @@
+"""The Chroma-backed article store: a record per chunk, per sentence, and per article (the
+commit marker, written last)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from ingest.errors import StoreError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import GetResult, Include, Metadata, Where
+    from chromadb.config import Settings
+
+    from ingest.articles import Article
+    from ingest.chunks import Chunk
+    from ingest.sentences import Sentence
+
+URL_ENV = "NEWS_ASSISTANT_STORE__URL"
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{0,500}")
+_DATE = re.compile(r"\s*(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?")
+_PAGE = 1000  # records per `get` page when listing or scanning
+_WRITE_BATCH = 500  # records per upsert; also capped by the client's max batch size
+_ARTICLE_FIELDS = ("title", "source", "url", "date", "author", "language")
+
+
+@dataclass(frozen=True)
+class SentenceSpan:
+    """One sentence of a chunk: its index in the article and its offsets in the article text."""
+
+    index: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What the store knows about one article, without its text."""
+
+    id: str
+    title: str
+    source: str
+    url: str
+    date: str
+    author: str
+    language: str
+    origin: str
+    content_hash: str
+    n_sentences: int
+    n_chunks: int
+
+
+@dataclass(frozen=True)
+class ArticleDetail(StoredArticle):
+    """A stored article with its full text and the (start, end) offsets of every sentence."""
+
+    text: str
+    sentence_spans: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class SentenceHit:
+    """One stored sentence with its article's metadata; `score` is the cosine similarity to the
+    query when it comes from `query_sentences`, else 0."""
+
+    id: str
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    title: str
+    source: str
+    url: str
+    date: str
+    language: str
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    """One chunk found by `ArticleStore.query`; `score` is the cosine similarity to the query."""
+
+    id: str
+    article_id: str
+    text: str
+    score: float
+    content_hash: str
+    chunk_index: int
+    char_start: int
+    char_end: int
+    sentences: tuple[SentenceSpan, ...]
+    title: str
+    source: str
+    url: str
+    date: str
+    author: str
+    language: str
+
+    @property
+    def sentence_first(self) -> int:
+        return self.sentences[0].index if self.sentences else -1
+
+    @property
+    def sentence_last(self) -> int:
+        return self.sentences[-1].index if self.sentences else -1
+
+
+def date_ord(date: str) -> int:
+    """`date` as the int YYYYMMDD stored as `date_ord` (Chroma compares numbers only; 0 = unknown).
+
+    A missing month or day counts as 00, so "2024" -> 20240000 and "2024-03" -> 20240300.
+    """
+    match = _DATE.match(date)
+    if not match:
+        return 0
+    year, month, day = (int(part or 0) for part in match.groups())
+    return year * 10000 + month * 100 + day
+
+
+def connect(*, path: Path | None = None, url: str | None = None) -> ClientAPI:
+    """A chromadb client: over HTTP when `url` is given, else on disk at `path`."""
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)
+    if url:
+        return _http_client(url, settings)
+    if path is None:
+        raise StoreError(f"no store given: pass a store folder (--store) or set {URL_ENV}")
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as exc:
+        raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+
+
+def _http_client(url: str, settings: Settings) -> ClientAPI:
+    import chromadb
+
+    parts = urlsplit(url)
+    try:
+        ssl = parts.scheme == "https"
+        port = parts.port or (443 if ssl else 8000)
+    except ValueError as exc:
+        raise StoreError(f"{url!r} is not a Chroma URL like http://127.0.0.1:8000") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise StoreError(f"{url!r} is not a Chroma URL like http://127.0.0.1:8000")
+    try:
+        return chromadb.HttpClient(host=parts.hostname, port=port, ssl=ssl, settings=settings)
+    except Exception as exc:  # chromadb raises a bare ValueError when nobody answers
+        raise StoreError(
+            f"cannot reach the Chroma server at {url} ({exc}); start it with "
+            f"`chroma run --path DIR --port {port}` or unset {URL_ENV}"
+        ) from exc
+
+
+def close_client(client: ClientAPI) -> None:
+    """Close a chromadb client, including the HTTP connection pools chromadb 1.5 leaves open.
+
+    An HttpClient and its internal admin client each own a private pool (a System of their
+    own), so closing them cannot break another client; left open, their sockets are dropped
+    unclosed and raise ResourceWarning when collected.
+    """
+    admin = getattr(client, "_admin_client", None)
+    servers = [getattr(each, "_server", None) for each in (client, admin)]
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()
+    for server in servers:
+        close_session = getattr(getattr(server, "_session", None), "close", None)
+        if callable(close_session):
+            close_session()
+
+
+def open_store(
+    *, path: Path | None = None, url: str | None = None, collection: str = "news"
+) -> ArticleStore:
+    """The store named `collection` on the server at `url`, else in the folder `path`."""
+    return ArticleStore(connect(path=path, url=url), collection)
+
+
+class ArticleStore:
+    """Articles and their embedded chunks in two Chroma collections, `<name>-chunks` and
+    `<name>-articles`; the same class works over a persistent or an HTTP client.
+
+    An article record is written only after all its chunks, so a record means "complete";
+    chunks without a matching record are crash leftovers that `remove_orphans` deletes.
+    Every chunk and article record also carries `date_ord` (see `date_ord`) for date ranges.
+    """
+
+    def __init__(self, client: ClientAPI, collection: str = "news") -> None:
+        if not _NAME.fullmatch(collection) or ".." in collection:
+            raise StoreError(
+                f"bad collection name {collection!r}: use 1-500 of a-z A-Z 0-9 . _ -, "
+                "starting with a letter or digit"
+            )
+        self._client = client
+        self._name = collection
+        self._chunks = self._collection("chunks")
+        self._sentences = self._collection("sentences")
+        self._articles = self._collection("articles")
+        self._batch = max(1, min(client.get_max_batch_size(), _WRITE_BATCH))
+        self._dim: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _collection(self, kind: str) -> Collection:
+        return self._client.get_or_create_collection(
+            f"{self._name}-{kind}",
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+
+    def close(self) -> None:
+        """Release the client: SQLite files of a persistent store, sockets of an HTTP one."""
+        close_client(self._client)
+
+    def bind_embedder(self, name: str, dim: int) -> None:
+        """Record the embedder on a new store, or check it is the one the store was built with."""
+        fresh = self._client.get_collection(self._chunks.name, embedding_function=None)
+        meta = fresh.metadata or {}
+        built, built_dim = meta.get("embedder"), meta.get("embedder_dim")
+        if built is None:
+            for col in (self._chunks, self._sentences, self._articles):
+                col.modify(metadata={"embedder": name, "embedder_dim": dim})
+        elif (built, built_dim) != (name, dim):
+            raise StoreError(
+                f"this store was built with {built} (dim {built_dim}), not {name} (dim {dim}); "
+                "re-ingest into a new --store or use that model"
+            )
+        self._dim = dim
+
+    def stored_hash(self, article_id: str) -> str | None:
+        """The content hash of the stored article, or None if it is not stored (completely)."""
+        metas = self._articles.get(ids=[article_id], include=["metadatas"])["metadatas"]
+        return _str(metas[0], "content_hash") if metas else None
+
+    def count_articles(self) -> int:
+        return self._articles.count()
+
+    def count_chunks(self) -> int:
+        return self._chunks.count()
+
+    def count_sentences(self) -> int:
+        return self._sentences.count()
+
+    def write_article(
+        self,
+        article: Article,
+        sentences: Sequence[Sentence],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+    ) -> None:
+        """Store the chunks (row i of `vectors` embeds `chunks[i]`) and the sentences (row i of
+        `sentence_vectors` embeds `sentences[i]`), then the article record.
+
+        On any failure this article's new chunks are removed again before re-raising; an
+        article stored before with another hash keeps its old chunks until the new record is in.
+        """
+        matrix = self._checked_vectors(chunks, vectors)
+        sentence_matrix = self._checked_vectors(sentences, sentence_vectors)
+        new_hash = article.content_hash
+        old_hash = self.stored_hash(article.id)
+        try:
+            self._upsert_chunks(article, chunks, matrix)
+            self._upsert_sentences(article, sentences, sentence_matrix)
+            self._upsert_record(article, sentences, chunks, matrix)
+        except BaseException:
+            self._undo_write(article.id, new_hash)
+            raise
+        if old_hash not in (None, new_hash):
+            self._delete_parts(article.id, {"content_hash": {"$ne": new_hash}})
+
+    def _checked_vectors(
+        self, parts: Sequence[Chunk | Sentence], vectors: np.ndarray
+    ) -> np.ndarray:
+        if self._dim is None:
+            raise RuntimeError("call bind_embedder(name, dim) before writing articles")
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if not parts or matrix.shape != (len(parts), self._dim):
+            raise ValueError(
+                f"need one {self._dim}-dim vector per chunk or sentence and at least one: "
+                f"got {len(parts)} and vectors of shape {matrix.shape}"
+            )
+        return matrix
+
+    def _upsert_chunks(self, article: Article, chunks: Sequence[Chunk], matrix: np.ndarray) -> None:
+        content_hash = article.content_hash
+        ids = [f"{article.id}:{content_hash[:12]}:{chunk.index}" for chunk in chunks]
+        metas = [_chunk_meta(article, content_hash, chunk) for chunk in chunks]
+        docs = [chunk.text for chunk in chunks]
+        self._upsert(self._chunks, ids, matrix, docs, metas)
+
+    def _upsert_sentences(
+        self, article: Article, sentences: Sequence[Sentence], matrix: np.ndarray
+    ) -> None:
+        content_hash = article.content_hash
+        ids = [sentence_id(article.id, content_hash, s.index) for s in sentences]
+        metas = [_sentence_meta(article, content_hash, s) for s in sentences]
+        self._upsert(self._sentences, ids, matrix, [s.text for s in sentences], metas)
+
+    def _upsert(
+        self,
+        collection: Collection,
+        ids: list[str],
+        matrix: np.ndarray,
+        docs: list[str],
+        metas: list[Metadata],
+    ) -> None:
+        for lo in range(0, len(ids), self._batch):
+            hi = lo + self._batch
+            collection.upsert(
+                ids=ids[lo:hi],
+                embeddings=matrix[lo:hi],
+                documents=docs[lo:hi],
+                metadatas=metas[lo:hi],
+            )
+
+    def _upsert_record(
+        self,
+        article: Article,
+        sentences: Sequence[Sentence],
+        chunks: Sequence[Chunk],
+        matrix: np.ndarray,
+    ) -> None:
+        meta: dict[str, str | int] = {
+            **_article_meta(article),
+            "origin": article.origin,
+            "content_hash": article.content_hash,
+            "n_sentences": len(sentences),
+            "n_chunks": len(chunks),
+            "sentences": _compact([[s.start, s.end] for s in sentences]),
+        }
+        self._articles.upsert(
+            ids=[article.id],
+            embeddings=[_mean_direction(matrix)],
+            documents=[article.text],
+            metadatas=[meta],
+        )
+
+    def _undo_write(self, article_id: str, content_hash: str) -> None:
+        # The record goes first: a record must never outlive its chunks. If the store is
+        # failing altogether, what is left is orphan chunks, which remove_orphans deletes.
+        with suppress(Exception):
+            if self.stored_hash(article_id) == content_hash:
+                self._articles.delete(ids=[article_id])
+            self._delete_parts(article_id, {"content_hash": content_hash})
+
+    def _delete_parts(self, article_id: str, extra: Mapping[str, Any] | None = None) -> None:
+        where: dict[str, Any] = {"article_id": article_id}
+        if extra:
+            where = {"$and": [where, dict(extra)]}
+        self._chunks.delete(where=cast("Where", where))
+        self._sentences.delete(where=cast("Where", where))
+
+    def delete_article(self, article_id: str) -> bool:
+        """Delete the article record and all its chunks; False if no such article is stored."""
+        known = self.stored_hash(article_id) is not None
+        if known:
+            self._articles.delete(ids=[article_id])
+        self._delete_parts(article_id)
+        return known
+
+    def list_articles(self) -> list[StoredArticle]:
+        """Every stored article, sorted by title (then id)."""
+        found = [
+            _stored(article_id, meta)
+            for page in self._pages(self._articles, ["metadatas"])
+            for article_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)
+        ]
+        return sorted(found, key=lambda a: (a.title.casefold(), a.id))
+
+    def get_article(self, article_id: str) -> ArticleDetail | None:
+        """The stored article with its text and sentence spans, or None if it is not stored."""
+        got = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
+        if not got["ids"] or not got["metadatas"] or not got["documents"]:
+            return None
+        meta = got["metadatas"][0]
+        spans = tuple((int(a), int(b)) for a, b in json.loads(_str(meta, "sentences")))
+        base = _stored(article_id, meta)
+        return ArticleDetail(**vars(base), text=got["documents"][0], sentence_spans=spans)
+
+    def query(
+        self, vector: np.ndarray, k: int, where: Mapping[str, Any] | None = None
+    ) -> list[ChunkHit]:
+        """The `k` chunks nearest to `vector` (best first); `where` is a Chroma metadata filter
+        over the chunk metadata, e.g. {"source": "x"} or {"date_ord": {"$gte": 20240101}}."""
+        if k <= 0:
+            return []
+        found = self._chunks.query(
+            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+            n_results=k,
+            where=cast("Where", dict(where)) if where else None,
+            include=["documents", "metadatas", "distances"],
+        )
+        ids = found["ids"][0]
+        docs = (found["documents"] or [[]])[0]
+        metas = (found["metadatas"] or [[]])[0]
+        dists = (found["distances"] or [[]])[0]
+        return [_hit(*row) for row in zip(ids, docs, metas, dists, strict=True)]
+
+    def query_sentences(
+        self, vector: np.ndarray, k: int, where: Mapping[str, Any] | None = None
+    ) -> list[SentenceHit]:
+        """The `k` sentences nearest to `vector`, best first (`where` as in `query`)."""
+        if k <= 0:
+            return []
+        found = self._sentences.query(
+            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+            n_results=k,
+            where=cast("Where", dict(where)) if where else None,
+            include=["documents", "metadatas", "distances"],
+        )
+        rows = zip(
+            found["ids"][0],
+            (found["documents"] or [[]])[0],
+            (found["metadatas"] or [[]])[0],
+            (found["distances"] or [[]])[0],
+            strict=True,
+        )
+        return [_sentence_hit(i, doc, meta, 1.0 - float(dist)) for i, doc, meta, dist in rows]
+
+    def iter_sentences(self) -> Iterator[SentenceHit]:
+        """Every stored sentence (for lexical indexing), page by page."""
+        for page in self._pages(self._sentences, ["documents", "metadatas"]):
+            docs, metas = page["documents"] or [], page["metadatas"] or []
+            for row in zip(page["ids"], docs, metas, strict=True):
+                yield _sentence_hit(*row)
+
+    def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of the sentences with these ids (unknown ids are left out)."""
+        if not ids:
+            return {}
+        got = self._sentences.get(ids=list(ids), include=["embeddings"])
+        vectors = got["embeddings"] if got["embeddings"] is not None else []
+        return {
+            i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], vectors, strict=True)
+        }
+
+    def remove_orphans(self) -> int:
+        """Delete chunks and sentences whose article record is missing or has another hash
+        (crash leftovers). Fast path: with no orphans each collection's count equals the sum
+        of the records' n_chunks / n_sentences, and nothing needs to be read."""
+        hashes: dict[str, str] = {}
+        chunks = sentences = 0
+        for page in self._pages(self._articles, ["metadatas"]):
+            for article_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
+                hashes[article_id] = _str(meta, "content_hash")
+                chunks += _int(meta, "n_chunks")
+                sentences += _int(meta, "n_sentences")
+        removed = 0
+        for collection, expected in ((self._chunks, chunks), (self._sentences, sentences)):
+            if collection.count() != expected:
+                removed += self._remove_stale(collection, hashes)
+        return removed
+
+    def _remove_stale(self, collection: Collection, hashes: Mapping[str, str]) -> int:
+        stale = [
+            record_id
+            for page in self._pages(collection, ["metadatas"])
+            for record_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)
+            if hashes.get(_str(meta, "article_id")) != _str(meta, "content_hash")
+        ]
+        for lo in range(0, len(stale), self._batch):
+            collection.delete(ids=stale[lo : lo + self._batch])
+        return len(stale)
+
+    def _pages(self, collection: Collection, include: Include) -> Iterator[GetResult]:
+        # Offsets shift under deletes: callers collect first and delete afterwards.
+        offset = 0
+        while True:
+            page = collection.get(limit=_PAGE, offset=offset, include=include)
+            if page["ids"]:
+                yield page
+            if len(page["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+
+def _article_meta(article: Article) -> dict[str, str | int]:
+    meta: dict[str, str | int] = {field: getattr(article, field) for field in _ARTICLE_FIELDS}
+    meta["date_ord"] = date_ord(article.date)
+    return meta
+
+
+def _chunk_meta(article: Article, content_hash: str, chunk: Chunk) -> Metadata:
+    sentences = chunk.sentences
+    return {
+        **_article_meta(article),
+        "article_id": article.id,
+        "content_hash": content_hash,
+        "chunk_index": chunk.index,
+        "char_start": chunk.start,
+        "char_end": chunk.end,
+        "sentence_first": sentences[0].index if sentences else -1,
+        "sentence_last": sentences[-1].index if sentences else -1,
+        "sentences": _compact([[s.index, s.start, s.end] for s in sentences]),
+    }
+
+
+def sentence_id(article_id: str, content_hash: str, index: int) -> str:
+    return f"{article_id}:{content_hash[:12]}:s{index}"
+
+
+def _sentence_meta(article: Article, content_hash: str, sentence: Sentence) -> Metadata:
+    return {
+        **_article_meta(article),
+        "article_id": article.id,
+        "content_hash": content_hash,
+        "sentence_index": sentence.index,
+        "char_start": sentence.start,
+        "char_end": sentence.end,
+    }
+
+
+def _sentence_hit(
+    record_id: str, text: str, meta: Mapping[str, Any], score: float = 0.0
+) -> SentenceHit:
+    return SentenceHit(
+        id=record_id,
+        article_id=_str(meta, "article_id"),
+        index=_int(meta, "sentence_index"),
+        start=_int(meta, "char_start"),
+        end=_int(meta, "char_end"),
+        text=text,
+        title=_str(meta, "title"),
+        source=_str(meta, "source"),
+        url=_str(meta, "url"),
+        date=_str(meta, "date"),
+        language=_str(meta, "language"),
+        score=score,
+    )
+
+
+def _compact(rows: list[list[int]]) -> str:
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def _mean_direction(matrix: np.ndarray) -> np.ndarray:
+    mean = matrix.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else matrix[0]
+
+
+def _str(meta: Mapping[str, Any], key: str) -> str:
+    value = meta.get(key)
+    return "" if value is None else str(value)
+
+
+def _int(meta: Mapping[str, Any], key: str) -> int:
+    value = meta.get(key)
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _stored(article_id: str, meta: Mapping[str, Any]) -> StoredArticle:
+    return StoredArticle(
+        id=article_id,
+        title=_str(meta, "title"),
+        source=_str(meta, "source"),
+        url=_str(meta, "url"),
+        date=_str(meta, "date"),
+        author=_str(meta, "author"),
+        language=_str(meta, "language"),
+        origin=_str(meta, "origin"),
+        content_hash=_str(meta, "content_hash"),
+        n_sentences=_int(meta, "n_sentences"),
+        n_chunks=_int(meta, "n_chunks"),
+    )
+
+
+def _hit(chunk_id: str, text: str, meta: Mapping[str, Any], distance: float) -> ChunkHit:
+    spans = tuple(SentenceSpan(*map(int, row)) for row in json.loads(_str(meta, "sentences")))
+    return ChunkHit(
+        id=chunk_id,
+        article_id=_str(meta, "article_id"),
+        text=text,
+        score=1.0 - float(distance),
+        content_hash=_str(meta, "content_hash"),
+        chunk_index=_int(meta, "chunk_index"),
+        char_start=_int(meta, "char_start"),
+        char_end=_int(meta, "char_end"),
+        sentences=spans,
+        title=_str(meta, "title"),
+        source=_str(meta, "source"),
+        url=_str(meta, "url"),
+        date=_str(meta, "date"),
+        author=_str(meta, "author"),
+        language=_str(meta, "language"),
+    )

@@ -1,0 +1,144 @@
+"""Shared fixtures: a real `chroma run` server for the session, and stores on both backends."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ingest.store import ArticleStore, close_client, connect
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+
+CHROMA = Path(sys.executable).parent / "chroma"
+SERVER_START_TIMEOUT = 60.0
+LOCAL_HOSTS = "127.0.0.1,localhost"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _server_env() -> dict[str, str]:
+    # Drop inherited Chroma/OpenTelemetry settings so the server runs with its offline defaults.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHROMA_", "OTEL_"))}
+    env.update(ANONYMIZED_TELEMETRY="False", NO_PROXY=LOCAL_HOSTS, no_proxy=LOCAL_HOSTS)
+    return env
+
+
+def _answers(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{url}/api/v2/heartbeat", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while not _answers(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            state = f"exited with {proc.returncode}" if proc.poll() is not None else "timed out"
+            output = log.read_text(errors="replace")[-4000:]
+            pytest.fail(f"`chroma run` at {url} did not come up ({state}); its output:\n{output}")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real `chroma run` server on 127.0.0.1, with its data and logs in a tmp folder."""
+    if not CHROMA.exists():
+        pytest.fail(f"no `chroma` executable next to {sys.executable}; install chromadb there")
+    home = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [str(CHROMA), "run", "--path", str(home / "data"), "--host", "127.0.0.1"]
+    log = home / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*cmd, "--port", str(port)], cwd=home, env=_server_env(), stdout=out, stderr=out
+        )
+    try:
+        _wait_until_up(url, proc, log)
+        with pytest.MonkeyPatch.context() as mp:  # the client (httpx) must never use a proxy
+            mp.setenv("NO_PROXY", LOCAL_HOSTS)
+            mp.setenv("no_proxy", LOCAL_HOSTS)
+            yield url
+    finally:
+        _stop(proc)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where a test's store lives: a tmp folder, or a fresh collection on the session server."""
+
+    kind: str
+    path: Path | None
+    url: str | None
+    collection: str
+
+    def client(self) -> ClientAPI:
+        return connect(path=self.path, url=self.url)
+
+
+OpenStore = Callable[..., ArticleStore]
+
+
+@pytest.fixture(params=["persistent", pytest.param("server", marks=pytest.mark.server)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "server":
+        url = request.getfixturevalue("chroma_server")
+        return Backend("server", None, url, f"t{uuid.uuid4().hex[:12]}")
+    return Backend("persistent", tmp_path / "store", None, "news")
+
+
+@pytest.fixture
+def open_more(backend: Backend) -> Iterator[OpenStore]:
+    """Opens more stores on the test's backend (optionally over a wrapped client); closes them."""
+    opened: list[ArticleStore] = []
+
+    def open_(wrap: Callable[[ClientAPI], Any] | None = None) -> ArticleStore:
+        client = backend.client()
+        opened.append(ArticleStore(wrap(client) if wrap else client, backend.collection))
+        return opened[-1]
+
+    yield open_
+    for each in opened:
+        each.close()
+
+
+@pytest.fixture
+def store(open_more: OpenStore) -> ArticleStore:
+    return open_more()
+
+
+@pytest.fixture
+def raw_client(backend: Backend) -> Iterator[ClientAPI]:
+    """A plain chromadb client on the test's backend, to tamper with the store behind its back."""
+    client = backend.client()
+    yield client
+    close_client(client)

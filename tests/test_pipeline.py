@@ -1,0 +1,104 @@
+"""Ingestion end to end with a fake embedder: idempotent, replaces changed articles, never
+half-writes, and reports every bad input with its reason while the rest goes in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.api import Assistant
+from assistant.settings import Settings
+from ingest.embedder import HashingEmbedder
+from ingest.errors import StoreError
+from ingest.store import ArticleStore
+
+ROOT = Path(__file__).parent.parent
+SAMPLE = ROOT / "data" / "sample" / "airstrike-deir-ez-zor.ar.txt"
+
+
+@pytest.fixture
+def assistant(store: ArticleStore) -> Assistant:
+    return Assistant(Settings(), store=store, embedder=HashingEmbedder())
+
+
+def test_sample_article_twice_adds_nothing(assistant: Assistant, store: ArticleStore) -> None:
+    first = assistant.ingest([SAMPLE])
+    assert (first.articles, first.sentences, first.failed) == (1, 17, 0)
+    assert first.chunks == store.count_chunks() > 1
+    second = assistant.ingest([SAMPLE])
+    assert (second.articles, second.chunks, second.unchanged) == (0, 0, 1)
+    assert store.count_chunks() == first.chunks
+    [stored] = assistant.articles()
+    assert stored.title == "airstrike deir ez zor"
+    assert stored.n_sentences == 17
+
+
+def test_changed_article_replaces_all_old_chunks(
+    assistant: Assistant, store: ArticleStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text("Title line\nThe first version says ten people died. It was Monday.\n")
+    assistant.ingest([path])
+    old_ids = {a.content_hash for a in assistant.articles()}
+    path.write_text("Title line\nThe second version says twelve people died.\n")
+    summary = assistant.ingest([path])
+    assert summary.articles == 1
+    [article] = assistant.articles()
+    assert article.content_hash not in old_ids
+    hits = store.query(HashingEmbedder().embed_queries(["ten people died"])[0], k=10)
+    assert hits and all("second version" in hit.text for hit in hits)
+
+
+def test_defaults_fill_missing_metadata_only(assistant: Assistant, tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(
+        json.dumps(
+            [
+                {"title": "A", "content": "One fact.", "source": "Reuters"},
+                {"title": "B", "content": "Two facts."},
+            ]
+        )
+    )
+    assistant.ingest([tmp_path / "a.json"], defaults={"source": "Local", "date": "2018-07-20"})
+    sources = {a.title: (a.source, a.date) for a in assistant.articles()}
+    assert sources == {"A": ("Reuters", "2018-07-20"), "B": ("Local", "2018-07-20")}
+
+
+def test_bad_inputs_are_reported_and_the_rest_ingested(
+    assistant: Assistant, tmp_path: Path
+) -> None:
+    (tmp_path / "good.txt").write_text("Good story\nSomething happened today.\n")
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "lines.jsonl").write_text('{"title": "ok", "text": "Fine line."}\n{broken\n')
+    (tmp_path / "scripts.html").write_text(
+        "<html><head><script>var a = 1;</script><style>p{}</style></head>"
+        "<body><nav><a href='/'>Home</a></nav><script>alert(1)</script></body></html>"
+    )
+    summary = assistant.ingest([tmp_path])
+    assert summary.articles == 2
+    reasons = {Path(f.origin.split("#")[0].split(":")[0]).name: f.reason for f in summary.failures}
+    assert set(reasons) == {"empty.txt", "binary.txt", "lines.jsonl", "scripts.html"}
+    assert "empty" in reasons["empty.txt"]
+    assert "binary" in reasons["binary.txt"]
+    assert "JSON" in reasons["lines.jsonl"]
+    assert "HTML" in reasons["scripts.html"]
+
+
+class ExplodingEmbedder(HashingEmbedder):
+    """Embeds fine, but returns a wrong-width row for the article record to fail the write."""
+
+    def embed_passages(self, texts: object) -> np.ndarray:  # type: ignore[override]
+        raise StoreError("embedding backend went away")
+
+
+def test_failure_inside_an_article_leaves_nothing(store: ArticleStore, tmp_path: Path) -> None:
+    path = tmp_path / "story.txt"
+    path.write_text("Title\nA sentence. Another sentence.\n")
+    assistant = Assistant(Settings(), store=store, embedder=ExplodingEmbedder())
+    with pytest.raises(StoreError):
+        assistant.ingest([path])
+    assert store.count_chunks() == 0
+    assert store.count_articles() == 0
