@@ -1,4 +1,4 @@
-"""The Python API every front end calls: open a store, ingest, list, delete (and ask, later)."""
+"""The Python API every front end calls: open a store, ingest, list, delete, ask and chat."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import Runnable
+
+from assistant.answering import Answerer, check_question, history_questions
+from assistant.chain import NewsRetriever, answer_runnable
+from assistant.compose import Thresholds
+from assistant.retrieve import Filters, Retriever
 from assistant.settings import Settings
+from assistant.types import Answer
 from ingest.articles import Article
 from ingest.embedder import Embedder, build_embedder
+from ingest.errors import StoreError
 from ingest.load import LoadFailure, load_paths
 from ingest.pipeline import ChunkPlan, Ingestor, IngestSummary
 from ingest.store import ArticleStore, StoredArticle, open_store
@@ -31,6 +39,7 @@ class Assistant:
         self.settings = settings or Settings()
         self._store = store
         self._embedder = embedder
+        self._answerer: Answerer | None = None
 
     @classmethod
     def open(cls, location: str | Path | None = None, **kwargs: object) -> Assistant:
@@ -67,6 +76,62 @@ class Assistant:
         (e.g. {"source": "Reuters"}). Returns counts and every failure with its reason."""
         items = load_paths(paths, max_bytes=int(self.settings.ingest.max_file_mb * 1024 * 1024))
         return self._ingestor().ingest_items(_with_defaults(items, defaults or {}), progress)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: Sequence[str] = (),
+    ) -> Answer:
+        """Answer `question` from the stored articles, citing the exact sentences used.
+        `history` holds earlier questions of the conversation, oldest first."""
+        check_question(question)
+        answerer = self.answerer()
+        k = k or self.settings.answer.k
+        return answerer.answer(question, history=history, k=k, filters=filters)
+
+    def chat(self, messages: Sequence[dict[str, str]], *, filters: Filters | None = None) -> Answer:
+        """Answer the last user message of a conversation ({"role", "content"} dicts, oldest
+        first); a follow-up such as "and how many were injured?" reads the earlier questions."""
+        question, history = history_questions(messages)
+        return self.ask(question, history=history, filters=filters)
+
+    def as_retriever(self, *, k: int = 8, filters: Filters | None = None) -> NewsRetriever:
+        """A LangChain retriever returning one Document per evidence sentence."""
+        return NewsRetriever(assistant=self, k=k, filters=filters)
+
+    def as_runnable(self) -> Runnable[Any, Answer]:
+        """The answer pipeline as a LangChain Runnable (question or messages -> Answer)."""
+        return answer_runnable(self)
+
+    def answerer(self) -> Answerer:
+        """The extractive answerer over this store (built on first use)."""
+        if self._answerer is None:
+            self._check_readable()
+            retriever = Retriever(self.store, self.embedder)
+            cfg = self.settings.answer
+            thresholds = Thresholds(cfg.min_score, cfg.sure_score, cfg.min_coverage)
+            self._answerer = Answerer(self.store, retriever, thresholds=thresholds)
+        if self.store.count_articles() == 0:
+            raise StoreError(
+                f"No articles in {self.location}: run `news-assistant ingest PATH` first"
+            )
+        return self._answerer
+
+    @property
+    def location(self) -> str:
+        cfg = self.settings.store
+        return cfg.url or str(cfg.path)
+
+    def _check_readable(self) -> None:
+        cfg = self.settings.store
+        if self._store is None and not cfg.url and not cfg.path.exists():
+            raise StoreError(
+                f"No store at {cfg.path}: run `news-assistant ingest PATH` first "
+                "(or pass --store DIR for another one)"
+            )
 
     def articles(self) -> list[StoredArticle]:
         """Every stored article, sorted by title."""

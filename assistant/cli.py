@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -10,13 +11,16 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from assistant.answering import QuestionError
 from assistant.api import Assistant, with_location
+from assistant.retrieve import Filters
 from assistant.settings import Settings
+from assistant.types import Answer
 from ingest.errors import NewsAssistantError
 from ingest.pipeline import IngestSummary
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     commands = parser.add_subparsers(dest="command", required=True)
     _add(commands, "ingest", "load articles into the store", _ingest, _ingest_args)
+    _add(commands, "ask", "ask a question; the answer cites its sources", _ask, _ask_args)
+    _add(commands, "chat", "a conversation in the terminal (follow-ups use it)", _chat, _k_args)
     _add(commands, "list", "list the stored articles", _list, None)
     _add(commands, "delete", "delete a stored article", _delete, _delete_args)
     return parser
@@ -110,11 +116,76 @@ def _summary_text(summary: IngestSummary) -> str:
     )
 
 
+def _k_args(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--k", type=int, default=None, help="evidence sentences to consider")
+    command.add_argument("--source", help="only articles from this source")
+    command.add_argument("--since", help="only articles dated on or after (YYYY-MM-DD)")
+    command.add_argument("--until", help="only articles dated on or before (YYYY-MM-DD)")
+    command.add_argument("--article", help="only this article id")
+
+
+def _ask_args(command: argparse.ArgumentParser) -> None:
+    command.add_argument("question", help='e.g. "Who carried out the strike?"')
+    command.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    _k_args(command)
+
+
+def _filters(args: argparse.Namespace) -> Filters | None:
+    filters = Filters(args.source, args.article, args.since, args.until)
+    return filters if filters.where() else None
+
+
+def _ask(assistant: Assistant, args: argparse.Namespace) -> int:
+    answer = assistant.ask(args.question, k=args.k, filters=_filters(args))
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def _chat(assistant: Assistant, args: argparse.Namespace) -> int:
+    messages: list[dict[str, str]] = []
+    err.print("Ask about the stored articles; an empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = assistant.chat([*messages, {"role": "user", "content": question}])
+        except QuestionError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            continue
+        messages += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.text},
+        ]
+        _print_answer(answer)
+
+
+def _print_answer(answer: Answer) -> None:
+    out.print(answer.text, markup=False)
+    if answer.citations:
+        out.print("\nSources:" if answer.answered else "\nNearest sentences:")
+    for c in answer.citations:
+        where = ", ".join(part for part in (c.source, c.date) if part)
+        out.print(f"[{c.number}] {c.title}" + (f" — {where}" if where else ""), markup=False)
+        out.print(f"    {c.sentence}", markup=False)
+        out.print(
+            f"    (article {c.article_id}, sentence {c.sentence_index}, "
+            f"characters {c.start}-{c.end})",
+            style="dim",
+        )
+
+
 def _list(assistant: Assistant, args: argparse.Namespace) -> int:
     articles = assistant.articles()
     for a in articles:
         out.print(f"{a.id}  {a.date or '-':10}  {a.source or '-':12}  {a.title}")
-    out.print(f"{len(articles)} articles")
+    out.print(f"{len(articles)} article{'' if len(articles) == 1 else 's'}")
     return 0
 
 

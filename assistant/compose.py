@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.candidates import Candidate
-from assistant.extract import Figure, actor, relevant_figures
+from assistant.extract import Figure, actor, figures, relevant_figures, tokens
+from assistant.lexicon import expand_en, stem_match
 from assistant.questions import Question
 from assistant.types import Answer, Citation, Evidence
 
@@ -18,6 +19,7 @@ PHRASES = {
         "differ": "The sources give different figures:",
         "several": "The articles say:",
         "according": "According to {who}: “{part}” [{n}]",
+        "reports": "{who} reports: “{part}” [{n}]",
         "nearest": "- “{part}” [{n}]",
     },
     "ar": {
@@ -25,6 +27,7 @@ PHRASES = {
         "differ": "تختلف الأرقام بحسب المصدر:",
         "several": "تقول المقالات:",
         "according": "بحسب {who}: «{part}» [{n}]",
+        "reports": "ورد في {who}: «{part}» [{n}]",
         "nearest": "- «{part}» [{n}]",
     },
 }
@@ -43,20 +46,61 @@ class Claim:
 Speakers = Callable[[Candidate], str]
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """When the evidence is strong enough to answer (measured: scripts/calibrate_abstention.py).
+
+    Answer when the best sentence's cosine similarity to the question is at least `sure`, or at
+    least `min_score` with at least `min_coverage` of the question's content words (Arabic
+    stems, lexicon translations for English) found in the top sentences."""
+
+    min_score: float = 0.80
+    sure: float = 0.86
+    min_coverage: float = 0.5
+
+
 def compose(
     question: Question,
     ranked: Sequence[Candidate],
     speaker_of: Speakers,
     *,
-    threshold: float,
-    margin: float = 1.0,
+    thresholds: Thresholds,
+    pool_size: int = 5,
 ) -> Answer:
     """The Answer for `question` from candidates ranked best first."""
-    if not ranked or ranked[0].dense < threshold:
+    if not supported(question, ranked, thresholds):
         return abstain(question, ranked)
-    pool = [c for c in ranked[:8] if c.score >= ranked[0].score - margin]
-    claims = _claims(question, pool, speaker_of)
+    claims = _claims(question, ranked[:pool_size], speaker_of)
     return _answer(question, claims, ranked)
+
+
+def supported(question: Question, ranked: Sequence[Candidate], thresholds: Thresholds) -> bool:
+    """Is the evidence strong enough to answer at all?"""
+    if not ranked:
+        return False
+    best = max(c.dense for c in ranked)
+    if best >= thresholds.sure:
+        return True
+    return (
+        best >= thresholds.min_score and coverage(question, ranked[:3]) >= thresholds.min_coverage
+    )
+
+
+def coverage(question: Question, top: Sequence[Candidate]) -> float:
+    """Share of the question's content words found (as stems) in the best sentence of `top`."""
+    groups = _term_groups(question)
+    if not groups:
+        return 0.0
+    best = 0.0
+    for candidate in top:
+        found = {tok.norm for tok in tokens(candidate.text)}
+        hits = sum(any(stem_match(w, s) for w in found for s in group) for group in groups)
+        best = max(best, hits / len(groups))
+    return best
+
+
+def _term_groups(question: Question) -> list[tuple[str, ...]]:
+    return [(term, *expand_en(term)) for term in question.terms]
 
 
 def abstain(question: Question, ranked: Sequence[Candidate]) -> Answer:
@@ -79,9 +123,9 @@ def _claims(question: Question, pool: Sequence[Candidate], speaker_of: Speakers)
     stems = (*question.terms, *question.ar_terms)
     if question.kind == "count":
         claims = [_figure_claim(c, relevant_figures(c.text, stems), speaker_of) for c in pool]
-        found = [claim for claim in claims if claim is not None]
+        found = _distinct([claim for claim in claims if claim is not None])[:MAX_CITATIONS]
         if found:
-            return _distinct(found)[:MAX_CITATIONS]
+            return sorted(found, key=lambda claim: claim.candidate.key)
     if question.kind == "who":
         found = _actor_claims(question, pool, speaker_of)
         if found:
@@ -95,7 +139,10 @@ def _figure_claim(
 ) -> Claim | None:
     if not found:
         return None
+    lead = [f for f in figures(candidate.text) if f.span.start < found[0].span.start]
     start, end = found[0].span.start, found[-1].span.end
+    if lead and len(candidate.text[lead[-1].span.start : end].split()) <= 10:
+        start = lead[-1].span.start
     part = candidate.text[start:end]
     if len(part.split()) > 14:
         part = " … ".join(f.span.text for f in found)
@@ -115,8 +162,6 @@ def _actor_claims(
 
 
 def _verb_and_objects(question: Question) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    from assistant.lexicon import expand_en
-
     if not question.terms:
         return (), ()
     verb, *rest = question.terms
@@ -158,8 +203,10 @@ def _answer(question: Question, claims: Sequence[Claim], ranked: Sequence[Candid
 
 
 def _line(words: dict[str, str], claim: Claim, n: int) -> str:
-    who = claim.speaker or claim.candidate.source or claim.candidate.title
-    return words["according"].format(who=who, part=claim.part, n=n)
+    if claim.speaker:
+        return words["according"].format(who=claim.speaker, part=claim.part, n=n)
+    who = claim.candidate.source or f"“{claim.candidate.title}”"
+    return words["reports"].format(who=who, part=claim.part, n=n)
 
 
 def _lang(question: Question) -> str:

@@ -195,10 +195,12 @@ def _english_speaker(sentence: str) -> str:
     if match:
         return match.group(1).strip()
     verbs = "|".join(sorted(EN_SAY_VERBS))
-    match = re.search(
-        rf"(?:^|, )((?:the |The )?[A-Z][\w'’-]*(?: [\w'’-]+){{0,6}}) (?:{verbs})\b", sentence
-    )
-    return match.group(1).strip() if match else ""
+    trailing = re.search(rf", ((?:the |a )?[\w'’-]+(?: [\w'’-]+){{0,5}}) (?:{verbs})\W*$", sentence)
+    if trailing:
+        return trailing.group(1).strip()
+    subject = r"((?:The )?[A-Z][\w'’-]*(?: [\w'’-]+){0,6})"
+    leading = re.search(rf"^{subject} (?:{verbs})\b", sentence)
+    return leading.group(1).strip() if leading else ""
 
 
 # -- actors --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ Arabic question finds Arabic sentences whatever their diacritics, hamza or ta ma
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ class LexicalIndex:
     def __init__(self, sentences: Iterable[Candidate]) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.sentences: list[Candidate] = list(sentences)
         self._bm25: bm25s.BM25 | None = None
         corpus = [list(content_words(s.text)) or ["\u2205"] for s in self.sentences]

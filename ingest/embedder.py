@@ -139,6 +139,9 @@ def _load_st(name_or_path: str, *, local: bool) -> SentenceTransformer:
     except ImportError as exc:
         raise ModelError("sentence-transformers is missing: pip install news-assistant") from exc
     log.info("loading embedder %s", name_or_path)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     try:
         return SentenceTransformer(name_or_path, device="cpu", local_files_only=local)
     except OSError as exc:

