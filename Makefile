@@ -22,9 +22,12 @@ $(VENV)/.test: $(VENV)/.base
 	$(PIP) -e '.[test]'
 	touch $@
 
+SAMPLE_QUESTIONS := "Who carried out the air strike?" "How many civilians died?" \
+	"من نفذ الغارة؟" "كم عدد القتلى المدنيين؟"
+
 run: $(VENV)/.base
 	$(BIN)/news-assistant ingest data/sample --source "$(SAMPLE_SOURCE)"
-	$(BIN)/news-assistant list
+	@for q in $(SAMPLE_QUESTIONS); do echo; echo "== $$q"; $(BIN)/news-assistant ask "$$q" || exit 1; done
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
@@ -36,6 +39,8 @@ test: lint
 
 bench: $(VENV)/.base
 	$(BIN)/python scripts/bench_ingest.py --data ../shared/data/saudinewsnet/sample_1000.jsonl
+	$(BIN)/python scripts/bench_query.py --store bench-out/store-1000
+	$(BIN)/python scripts/calibrate_abstention.py --data ../shared/data/xquad-r
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,8 +11,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from assistant.abstain import Background, EvidenceModel
 from assistant.candidates import Candidate
-from assistant.compose import Thresholds, compose
+from assistant.compose import compose
 from assistant.extract import speakers
 from assistant.questions import MAX_QUESTION_CHARS, Question, analyse
 from assistant.retrieve import Filters, Retriever
@@ -52,11 +53,18 @@ class Answerer:
     """Answers questions from one store's sentences; remembers each article's speakers."""
 
     def __init__(
-        self, store: ArticleStore, retriever: Retriever, *, thresholds: Thresholds | None = None
+        self,
+        store: ArticleStore,
+        retriever: Retriever,
+        *,
+        model: EvidenceModel | None = None,
+        min_confidence: float = 0.5,
     ) -> None:
         self.store = store
         self.retriever = retriever
-        self.thresholds = thresholds or Thresholds()
+        self.model = model or EvidenceModel()
+        self.min_confidence = min_confidence
+        self.background = Background(retriever.embedder)
         self._speakers: OrderedDict[str, list[str]] = OrderedDict()
 
     def answer(
@@ -69,9 +77,13 @@ class Answerer:
     ) -> Answer:
         started = time.perf_counter()
         question = analyse(check_question(text), list(history))
-        ranked = self.retriever.search(question, k=k, filters=filters)
+        vector = self.retriever.embed(question)
+        ranked = self.retriever.search(question, filters=filters, vector=vector)
         retrieved = time.perf_counter()
-        answer = compose(question, ranked, self.speaker_of, thresholds=self.thresholds)
+        confidence = self.model.confidence(question, ranked, self.background.similarity(vector))
+        answerable = confidence >= self.min_confidence
+        answer = compose(question, ranked, self.speaker_of, answerable=answerable, k=k)
+        answer.confidence = round(confidence, 3)
         done = time.perf_counter()
         answer.timings = {
             "retrieve_ms": round((retrieved - started) * 1000, 1),

@@ -11,7 +11,6 @@ from langchain_core.runnables import Runnable
 
 from assistant.answering import Answerer, check_question, history_questions
 from assistant.chain import NewsRetriever, answer_runnable
-from assistant.compose import Thresholds
 from assistant.retrieve import Filters, Retriever
 from assistant.settings import Settings
 from assistant.types import Answer
@@ -111,9 +110,9 @@ class Assistant:
         if self._answerer is None:
             self._check_readable()
             retriever = Retriever(self.store, self.embedder)
-            cfg = self.settings.answer
-            thresholds = Thresholds(cfg.min_score, cfg.sure_score, cfg.min_coverage)
-            self._answerer = Answerer(self.store, retriever, thresholds=thresholds)
+            self._answerer = Answerer(
+                self.store, retriever, min_confidence=self.settings.answer.min_confidence
+            )
         if self.store.count_articles() == 0:
             raise StoreError(
                 f"No articles in {self.location}: run `news-assistant ingest PATH` first"

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.candidates import Candidate
-from assistant.extract import Figure, actor, figures, relevant_figures, tokens
-from assistant.lexicon import expand_en, stem_match
+from assistant.extract import Figure, actor, figures, relevant_figures
+from assistant.lexicon import expand_en
 from assistant.questions import Question
 from assistant.types import Answer, Citation, Evidence
 
@@ -46,61 +46,21 @@ class Claim:
 Speakers = Callable[[Candidate], str]
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """When the evidence is strong enough to answer (measured: scripts/calibrate_abstention.py).
-
-    Answer when the best sentence's cosine similarity to the question is at least `sure`, or at
-    least `min_score` with at least `min_coverage` of the question's content words (Arabic
-    stems, lexicon translations for English) found in the top sentences."""
-
-    min_score: float = 0.80
-    sure: float = 0.86
-    min_coverage: float = 0.5
-
-
 def compose(
     question: Question,
     ranked: Sequence[Candidate],
     speaker_of: Speakers,
     *,
-    thresholds: Thresholds,
+    answerable: bool,
+    k: int = 8,
     pool_size: int = 5,
 ) -> Answer:
-    """The Answer for `question` from candidates ranked best first."""
-    if not supported(question, ranked, thresholds):
-        return abstain(question, ranked)
+    """The Answer for `question` from candidates ranked best first; `answerable` is the
+    abstention decision (see assistant.abstain)."""
+    if not answerable or not ranked:
+        return abstain(question, ranked[:k])
     claims = _claims(question, ranked[:pool_size], speaker_of)
-    return _answer(question, claims, ranked)
-
-
-def supported(question: Question, ranked: Sequence[Candidate], thresholds: Thresholds) -> bool:
-    """Is the evidence strong enough to answer at all?"""
-    if not ranked:
-        return False
-    best = max(c.dense for c in ranked)
-    if best >= thresholds.sure:
-        return True
-    return (
-        best >= thresholds.min_score and coverage(question, ranked[:3]) >= thresholds.min_coverage
-    )
-
-
-def coverage(question: Question, top: Sequence[Candidate]) -> float:
-    """Share of the question's content words found (as stems) in the best sentence of `top`."""
-    groups = _term_groups(question)
-    if not groups:
-        return 0.0
-    best = 0.0
-    for candidate in top:
-        found = {tok.norm for tok in tokens(candidate.text)}
-        hits = sum(any(stem_match(w, s) for w in found for s in group) for group in groups)
-        best = max(best, hits / len(groups))
-    return best
-
-
-def _term_groups(question: Question) -> list[tuple[str, ...]]:
-    return [(term, *expand_en(term)) for term in question.terms]
+    return _answer(question, claims, ranked[:k])
 
 
 def abstain(question: Question, ranked: Sequence[Candidate]) -> Answer:

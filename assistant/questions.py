@@ -12,11 +12,15 @@ from ingest.normalize import normalize, words
 
 MAX_QUESTION_CHARS = 2000
 
+_LEAD = r"^\W*(?:(?:and|so|but|then|also)\s+)?"
 _KINDS_EN = (
     ("count", re.compile(r"\bhow (many|much)\b|\bwhat (number|toll)\b|\bdeath toll\b")),
-    ("who", re.compile(r"^\W*(who|whom)\b|\bwhich (group|country|force|side|organi[sz]ation)\b")),
-    ("when", re.compile(r"^\W*when\b|\bwhat (year|date|day|time)\b|\bwhich (year|day)\b")),
-    ("where", re.compile(r"^\W*where\b|\bwhich (town|city|village|area|region|country)\b")),
+    (
+        "who",
+        re.compile(rf"{_LEAD}(who|whom)\b|\bwhich (group|country|force|side|organi[sz]ation)\b"),
+    ),
+    ("when", re.compile(rf"{_LEAD}when\b|\bwhat (year|date|day|time)\b|\bwhich (year|day)\b")),
+    ("where", re.compile(rf"{_LEAD}where\b|\bwhich (town|city|village|area|region|country)\b")),
 )
 _KINDS_AR = (
     ("count", re.compile(r"(^|\s)(كم|ما عدد|عدد)(\s|$)|حصيله")),
@@ -41,6 +45,11 @@ class Question:
     terms: tuple[str, ...]
     ar_terms: tuple[str, ...]
     search_text: str
+
+    @property
+    def search_terms(self) -> tuple[str, ...]:
+        """Content words of the search text: the question's, plus a follow-up's context."""
+        return content_words(self.search_text)
 
 
 def analyse(text: str, history: list[str] | None = None) -> Question:

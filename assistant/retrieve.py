@@ -90,12 +90,22 @@ class Retriever:
         self._lexical: LexicalIndex | None = None
         self._lexical_count = -1
 
+    def embed(self, question: Question) -> np.ndarray:
+        """The question's query vector (normalised)."""
+        return self.embedder.embed_queries([question.search_text])[0]
+
     def search(
-        self, question: Question, *, k: int = 8, filters: Filters | None = None
+        self,
+        question: Question,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        vector: np.ndarray | None = None,
     ) -> list[Candidate]:
-        """The `k` best candidate sentences, best first, each with its scores."""
+        """The `k` best candidate sentences (all that were pooled when None), best first, each
+        with its scores. `vector` is the question's embedding when already computed."""
         filters = filters or Filters()
-        vector = self.embedder.embed_queries([question.search_text])[0]
+        vector = self.embed(question) if vector is None else vector
         pool = self._pool(question, vector, filters)
         ranked = sorted(self._fuse(question, pool), key=lambda c: -c.score)
         return ranked[:k]

@@ -52,6 +52,7 @@ class Answer:
     language: str = "en"
     kind: str = "other"
     short_answer: str = ""
+    confidence: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -128,9 +128,13 @@ def build_embedder(
 
 
 def _set_threads(threads: int) -> None:
+    """Torch gets the cores; numpy's BLAS gets one thread, since the two fighting over the same
+    cores doubled query latency once stores held more than about a thousand vectors."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads or os.cpu_count() or 1)
+    threadpool_limits(1, user_api="blas")
 
 
 def _load_st(name_or_path: str, *, local: bool) -> SentenceTransformer:

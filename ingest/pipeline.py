@@ -2,13 +2,19 @@
 articles) -> upsert.
 
 Articles whose content hash is already stored are skipped; each article is written whole or
-not at all (the store deletes a half-written article's chunks before re-raising).
+not at all (the store deletes a half-written article's chunks before re-raising). A batch's
+store writes run on one background thread while the next batch is cut and embedded (Chroma
+spends ~20-50 ms per upsert call, much of it waiting, so on a few cores this hides a good part
+of the write time); at most one batch is being written at a time, and every write has finished
+when `ingest_items` returns or raises.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +105,9 @@ class Ingestor:
         self.batch_chunks = batch_chunks
         self.max_bytes = max_bytes
         self._pending: list[Prepared] = []
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: Future[IngestSummary] | None = None
+        self._in_flight: list[Prepared] = []
 
     def ingest_paths(
         self,
@@ -119,11 +128,21 @@ class Ingestor:
         summary = IngestSummary()
         self.store.bind_embedder(self.embedder.name, self.embedder.dim)
         self.store.remove_orphans()
-        for item in items:
-            self._take(item, summary)
-            if progress is not None:
-                progress(summary)
-        self._flush(summary)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
+            self._writer = writer
+            try:
+                for item in items:
+                    self._take(item, summary)
+                    if progress is not None:
+                        progress(summary)
+                self._flush(summary)
+            except BaseException:
+                with suppress(Exception):  # the first error is the one to report
+                    self._wait_for_writes(summary)
+                raise
+            finally:
+                self._writer = None
+            self._wait_for_writes(summary)
         summary.seconds = time.perf_counter() - started
         if progress is not None:
             progress(summary)
@@ -145,7 +164,11 @@ class Ingestor:
             self._flush(summary)
 
     def _is_pending(self, article: Article) -> bool:
-        return any(p.article.content_hash == article.content_hash for p in self._pending)
+        """Taken in this run but not stored yet: waiting to be embedded, or being written."""
+        return any(
+            p.article.content_hash == article.content_hash
+            for p in (*self._pending, *self._in_flight)
+        )
 
     def _flush(self, summary: IngestSummary) -> None:
         pending, self._pending = self._pending, []
@@ -155,13 +178,34 @@ class Ingestor:
             t for p in pending for t in [c.text for c in p.chunks] + [s.text for s in p.sentences]
         ]
         vectors = self.embedder.embed_passages(texts)
+        self._wait_for_writes(summary)
+        if self._writer is None:
+            _merge(summary, self._write_batch(pending, vectors))
+            return
+        self._in_flight = pending
+        self._writing = self._writer.submit(self._write_batch, pending, vectors)
+
+    def _wait_for_writes(self, summary: IngestSummary) -> None:
+        """Wait for the batch being written (re-raising its error) and count what it wrote."""
+        writing, self._writing = self._writing, None
+        try:
+            if writing is not None:
+                _merge(summary, writing.result())
+        finally:
+            self._in_flight = []
+
+    def _write_batch(self, pending: list[Prepared], vectors: np.ndarray) -> IngestSummary:
+        """Store each article of a flushed batch (runs on the writer thread); returns the counts
+        and failures to add to the run's summary."""
+        written = IngestSummary()
         row = 0
         for p in pending:
             n_chunks, n_sentences = len(p.chunks), len(p.sentences)
             chunk_rows = vectors[row : row + n_chunks]
             sentence_rows = vectors[row + n_chunks : row + n_chunks + n_sentences]
             row += n_chunks + n_sentences
-            self._write(p, chunk_rows, sentence_rows, summary)
+            self._write(p, chunk_rows, sentence_rows, written)
+        return written
 
     def _write(
         self,
@@ -180,3 +224,10 @@ class Ingestor:
         summary.articles += 1
         summary.sentences += len(p.sentences)
         summary.chunks += len(p.chunks)
+
+
+def _merge(summary: IngestSummary, written: IngestSummary) -> None:
+    summary.articles += written.articles
+    summary.sentences += written.sentences
+    summary.chunks += written.chunks
+    summary.failures.extend(written.failures)

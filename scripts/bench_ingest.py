@@ -33,6 +33,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from assistant.api import Assistant, with_location
 from assistant.settings import Settings
@@ -43,7 +44,7 @@ from ingest.load import load_paths
 from ingest.pipeline import ChunkPlan, IngestSummary, Prepared, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "saudinewsnet" / "sample_1000.jsonl"
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "saudinewsnet" / "sample_1000.jsonl"
 TARGET_RATIO = 0.90
 
 

@@ -1,22 +1,23 @@
-"""Measure the abstention thresholds on XQuAD-R (not a test; needs ../shared/data/xquad-r).
+"""Measure abstention on XQuAD-R (not a test; needs ../shared/data/xquad-r).
 
 Half of the 48 articles go into a store; questions about them must be answered, questions about
 the other half must not. Three settings: ar->ar and en->en (store of ar+en halves) and en->ar
-(store of the Arabic half only). Prints the features' spread and the best thresholds found.
+(store of the Arabic half only). Prints, per setting, how often the shipped evidence model
+(assistant/abstain.py) answers in-store questions and abstains on out-of-store ones, the same
+for a model fitted on half the questions and scored on the other half, and a refit on all.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from assistant.abstain import EvidenceModel, signals
 from assistant.api import Assistant, with_location
-from assistant.compose import coverage
 from assistant.questions import analyse
 from assistant.settings import Settings
 
@@ -46,28 +47,17 @@ def build_store(root: Path, name: str, articles: list[dict[str, object]]) -> Ass
     return assistant
 
 
-def features(assistant: Assistant, questions: list[str]) -> list[dict[str, float]]:
-    retriever = assistant.answerer().retriever
+Rows = list[tuple[float, ...]]
+
+
+def features(assistant: Assistant, questions: list[str]) -> Rows:
+    answerer = assistant.answerer()
     rows = []
-    for text in questions:
-        question = analyse(text)
-        ranked = retriever.search(question, k=40)
-        dense = sorted((c.dense for c in ranked), reverse=True)
-        top = max(ranked, key=lambda c: c.dense)
-        rows.append(
-            {
-                "dense": dense[0],
-                "margin": dense[0] - float(np.median(dense)),
-                "coverage": coverage(question, ranked[:3]),
-                "same_language": float(top.language == question.language),
-            }
-        )
+    for question in map(analyse, questions):
+        vector = answerer.retriever.embed(question)
+        ranked = answerer.retriever.search(question, vector=vector)
+        rows.append(signals(question, ranked, answerer.background.similarity(vector)))
     return rows
-
-
-def decide(row: tuple[float, float], min_score: float, sure: float, min_cov: float) -> bool:
-    dense, cov = row
-    return dense >= sure or (dense >= min_score and cov >= min_cov)
 
 
 def main() -> None:
@@ -83,7 +73,7 @@ def main() -> None:
         both = build_store(root, "both", ar[:24] + en[:24])
         ar_only = build_store(root, "ar-only", ar[:24])
         settings = {"ar->ar": (both, ar), "en->en": (both, en), "en->ar": (ar_only, en)}
-        samples: dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]] = {}
+        samples: dict[str, tuple[Rows, Rows]] = {}
         for name, (assistant, articles) in settings.items():
             inside = [q for a in articles[:24] for q in a["questions"]][::4][: args.per_side]  # type: ignore[attr-defined]
             outside = [q for a in articles[24:] for q in a["questions"]][::4][: args.per_side]  # type: ignore[attr-defined]
@@ -93,39 +83,60 @@ def main() -> None:
     report(samples)
 
 
-def report(samples: dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]]) -> None:
+def load_dump(path: Path) -> dict[str, tuple[Rows, Rows]]:
+    raw = json.loads(path.read_text())
+    return {k: ([tuple(r) for r in v[0]], [tuple(r) for r in v[1]]) for k, v in raw.items()}
+
+
+def report(samples: dict[str, tuple[Rows, Rows]]) -> None:
+    shipped = EvidenceModel()
+    print("setting   shipped model: answers in-store / abstains out-of-store   (held-out fit)")
+    fitted = _fit_halves(samples)
     for name, (inside, outside) in samples.items():
-        print(
-            f"{name}: dense in-store median {sorted(r[0] for r in inside)[len(inside) // 2]:.3f}, "
-            f"out-of-store median {sorted(r[0] for r in outside)[len(outside) // 2]:.3f}"
-        )
-    grid = itertools.product(
-        [x / 100 for x in range(74, 88)], [x / 100 for x in range(80, 92)], [0.25, 0.34, 0.5, 0.67]
+        answer = sum(_confident(shipped, r) for r in inside) / len(inside)
+        refuse = sum(not _confident(shipped, r) for r in outside) / len(outside)
+        held = fitted[name]
+        print(f"{name:8}  {answer:6.1%} / {refuse:6.1%}        ({held[0]:6.1%} / {held[1]:6.1%})")
+    weights, bias = _fit(
+        [r for pair in samples.values() for r in pair[0]],
+        [r for pair in samples.values() for r in pair[1]],
     )
-    best = max(grid, key=lambda t: _balanced(samples, *t))
-    print(f"best thresholds: min_score={best[0]} sure={best[1]} min_coverage={best[2]}")
-    for name, (inside, outside) in samples.items():
-        answered = sum(decide(r, *best) for r in inside) / len(inside)
-        abstained = sum(not decide(r, *best) for r in outside) / len(outside)
-        print(
-            f"  {name}: answers {answered:.1%} of in-store questions, "
-            f"abstains on {abstained:.1%} of out-of-store questions"
+    print(f"refit on all: weights={tuple(round(w, 3) for w in weights)} bias={bias:.3f}")
+
+
+def _confident(model: EvidenceModel, row: tuple[float, ...]) -> bool:
+    z = model.bias + sum(w * f for w, f in zip(model.weights, row, strict=True))
+    return z >= 0.0
+
+
+def _fit(inside: Rows, outside: Rows) -> tuple[list[float], float]:
+    """Logistic regression on standardised signals, mapped back to raw weights."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.array(inside + outside)
+    y = np.array([1] * len(inside) + [0] * len(outside))
+    scaler = StandardScaler().fit(x)
+    lr = LogisticRegression(C=3.0, max_iter=5000, class_weight="balanced")
+    lr.fit(scaler.transform(x), y)
+    weights = lr.coef_[0] / scaler.scale_
+    bias = float(lr.intercept_[0] - np.sum(lr.coef_[0] * scaler.mean_ / scaler.scale_))
+    return [float(w) for w in weights], bias
+
+
+def _fit_halves(samples: dict[str, tuple[Rows, Rows]]) -> dict[str, tuple[float, float]]:
+    """Fit on even-numbered questions, score the odd ones (per setting)."""
+    train_in = [r for ins, _ in samples.values() for r in ins[::2]]
+    train_out = [r for _, outs in samples.values() for r in outs[::2]]
+    weights, bias = _fit(train_in, train_out)
+    model = EvidenceModel(tuple(weights), bias)
+    return {
+        name: (
+            sum(_confident(model, r) for r in ins[1::2]) / len(ins[1::2]),
+            sum(not _confident(model, r) for r in outs[1::2]) / len(outs[1::2]),
         )
-
-
-def _balanced(
-    samples: dict[str, tuple[list[tuple[float, float]], list[tuple[float, float]]]],
-    min_score: float,
-    sure: float,
-    min_cov: float,
-) -> float:
-    if sure < min_score:
-        return -1.0
-    total = 0.0
-    for inside, outside in samples.values():
-        total += sum(decide(r, min_score, sure, min_cov) for r in inside) / len(inside)
-        total += sum(not decide(r, min_score, sure, min_cov) for r in outside) / len(outside)
-    return total
+        for name, (ins, outs) in samples.items()
+    }
 
 
 if __name__ == "__main__":

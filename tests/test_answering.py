@@ -72,7 +72,7 @@ def test_who_names_the_actor_with_its_hedge(sample_assistant: Assistant, questio
     first = answer.citations[0]
     assert "نفذها على الأرجح التحالف الذي تقوده الولايات المتحدة" in first.sentence
     assert first.speaker == OBSERVATORY
-    assert answer.text.startswith("According to" if question.startswith("Who") else "بحسب")
+    assert ("According to" if question.startswith("Who") else "بحسب") in answer.text
 
 
 @pytest.mark.model
@@ -121,7 +121,7 @@ def test_cli_ask_prints_answer_and_sources(
 
 @pytest.fixture
 def tiny(store: ArticleStore, tmp_path: Path) -> Assistant:
-    settings = Settings(answer=AnswerSettings(min_score=0.3, sure_score=0.9, min_coverage=0.5))
+    settings = Settings(answer=AnswerSettings(min_confidence=0.0))
     assistant = Assistant(settings, store=store, embedder=HashingEmbedder())
     path = tmp_path / "story.txt"
     path.write_text(
@@ -151,11 +151,11 @@ def test_missing_and_empty_stores(tmp_path: Path, store: ArticleStore) -> None:
     missing = Assistant(
         with_location(Settings(), str(tmp_path / "nowhere")), embedder=HashingEmbedder()
     )
-    with pytest.raises(StoreError, match="No store at .*nowhere.*news-assistant ingest"):
+    with pytest.raises(StoreError, match=r"No store at .*nowhere.*news-assistant ingest"):
         missing.ask("How many houses?")
     assert not (tmp_path / "nowhere").exists()
     empty = Assistant(Settings(), store=store, embedder=HashingEmbedder())
-    with pytest.raises(StoreError, match="No articles in .*news-assistant ingest PATH"):
+    with pytest.raises(StoreError, match=r"No articles in .*news-assistant ingest PATH"):
         empty.ask("How many houses?")
 
 

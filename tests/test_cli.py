@@ -1,0 +1,51 @@
+"""The ingest, list and delete commands: summaries, one line per failure, exit statuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_ARTICLE
+
+from assistant.cli import main
+
+
+@pytest.fixture(autouse=True)
+def hashing_embedder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NEWS_ASSISTANT_EMBEDDER__MODEL", "hashing")
+    monkeypatch.setenv("NEWS_ASSISTANT_STORE__PATH", str(tmp_path / "store"))
+
+
+def test_ingest_twice_list_and_delete(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(SAMPLE_ARTICLE), "--source", "Al-Araby Al-Jadeed"]) == 0
+    first = capsys.readouterr().out
+    assert "articles: 1  sentences: 17  chunks: 14  unchanged: 0  failed: 0" in first
+    assert main(["ingest", str(SAMPLE_ARTICLE), "--source", "Al-Araby Al-Jadeed"]) == 0
+    assert (
+        "articles: 0  sentences: 0  chunks: 0  unchanged: 1  failed: 0" in capsys.readouterr().out
+    )
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert "Al-Araby Al-Jadeed" in listed and "airstrike deir ez zor" in listed
+    article_id = listed.split()[0]
+    assert main(["delete", article_id]) == 0
+    assert main(["delete", article_id]) == 1
+    assert "no article" in capsys.readouterr().err
+    assert main(["list"]) == 0
+    assert "0 articles" in capsys.readouterr().out
+
+
+def test_failures_get_one_line_each_and_exit_status_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "good.md").write_text("# Good\n\nIt rained on Monday.\n")
+    (tmp_path / "in" / "empty.txt").write_text("")
+    assert main(["ingest", str(tmp_path / "in"), str(tmp_path / "missing.txt")]) == 1
+    captured = capsys.readouterr()
+    failures = [line for line in captured.err.splitlines() if line.startswith("failed")]
+    assert len(failures) == 2
+    assert any("empty.txt" in line and "empty" in line for line in failures)
+    assert any("missing.txt" in line for line in failures)
+    assert "articles: 1" in captured.out and "failed: 2" in captured.out
+    assert "Traceback" not in captured.err
