@@ -53,8 +53,8 @@ class EvidenceModel:
     words): `words` is the number of the question's content words (at most 10), since short
     questions match their sentences with lower similarity than long ones."""
 
-    weights: tuple[float, ...] = (40.406, 52.945, 6.829, 4.531, 1.602, 8.92, 0.0)
-    bias: float = -42.616
+    weights: tuple[float, ...] = (15.162, 70.127, 5.608, 2.997, 3.294, 9.767, -0.058)
+    bias: float = -23.622
 
     def confidence(
         self, question: Question, ranked: Sequence[Candidate], background: float
@@ -82,13 +82,10 @@ def signals(
 
 def coverage(question: Question, top: Sequence[Candidate]) -> float:
     """Share of the question's content words found (as stems, or lexicon translations) in the
-    best-covered sentence of `top`."""
+    sentences of `top` together (evidence for a question is often spread over two sentences)."""
     groups = [(term, *expand_en(term)) for term in question.search_terms]
     if not groups:
         return 0.0
-    best = 0.0
-    for candidate in top:
-        found = {tok.norm for tok in tokens(candidate.text)}
-        hits = sum(any(stem_match(w, s) for w in found for s in group) for group in groups)
-        best = max(best, hits / len(groups))
-    return best
+    found = {tok.norm for candidate in top for tok in tokens(candidate.text)}
+    hits = sum(any(stem_match(w, s) for w in found for s in group) for group in groups)
+    return hits / len(groups)

@@ -16,7 +16,7 @@ from assistant.types import Answer, Citation, Evidence
 PHRASES = {
     "en": {
         "not_found": "The articles do not say. The nearest evidence:",
-        "differ": "The sources give different figures:",
+        "differ": "Figures by source:",
         "several": "The articles say:",
         "according": "According to {who}: “{part}” [{n}]",
         "reports": "{who} reports: “{part}” [{n}]",
@@ -24,7 +24,7 @@ PHRASES = {
     },
     "ar": {
         "not_found": "لا تذكر المقالات ذلك. أقرب ما وُجد:",
-        "differ": "تختلف الأرقام بحسب المصدر:",
+        "differ": "الأرقام بحسب كل مصدر:",
         "several": "تقول المقالات:",
         "according": "بحسب {who}: «{part}» [{n}]",
         "reports": "ورد في {who}: «{part}» [{n}]",

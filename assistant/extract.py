@@ -150,6 +150,7 @@ def speaker(sentence: str, previous: str = "") -> str:
     return _according_to(sentence) or _english_speaker(sentence)
 
 
+_NO_QUOTES = str.maketrans("", "", '"«»“”')
 _NOT_SUBJECT = frozenset(normalize(w) for w in "في على من عن إلى الى قائلا قائلاً اليوم أمس".split())
 _THAT = re.compile(r"\s(إن|أن|ان|بأن|بان)ّ?(ه|ها|هم)?(\s|$)")
 
@@ -179,14 +180,15 @@ def _subject_before(sentence: str, toks: list[Token], i: int) -> str:
 
 
 def _according_to(sentence: str) -> str:
-    norm_positions = [(normalize(sentence[: m.start()]), m) for m in re.finditer(r"\S+", sentence)]
-    for _, match in norm_positions:
-        if normalize(match.group()).rstrip("ا") in {"وفق", "بحسب", "حسب", "وفقا"}:
-            rest = sentence[match.end() :]
-            stop = _CLAUSE_STOP.search(rest)
-            phrase = rest[: stop.start() if stop else len(rest)].strip().strip('"«»“”').strip()
-            return phrase.removeprefix("ل").strip() if 0 < len(phrase.split()) <= 8 else ""
-    _ = AR_ACCORDING
+    """The source after "وفقاً لـ / بحسب / حسب" ("according to"), verbatim."""
+    for match in re.finditer(r"\S+", sentence):
+        if normalize(match.group()) not in AR_ACCORDING:
+            continue
+        rest = sentence[match.end() :]
+        stop = _CLAUSE_STOP.search(rest)
+        phrase = rest[: stop.start() if stop else len(rest)].strip()
+        phrase = re.sub(r"^لـ?\s*", "", phrase).translate(_NO_QUOTES).strip()
+        return phrase if 0 < len(phrase.split()) <= 8 else ""
     return ""
 
 
@@ -213,13 +215,30 @@ def actor(sentence: str, verb_stems: Sequence[str], object_stems: Sequence[str])
     for i, tok in enumerate(toks):
         if not _matches(tok, verb_stems):
             continue
-        after = _phrase_after(sentence, toks, i, object_stems)
-        if after is not None:
-            return after
-        before = _phrase_before(sentence, toks, i)
-        if before is not None:
-            return before
+        if _subject_first(toks, i):
+            found = _phrase_before(sentence, toks, i) or _phrase_after(
+                sentence, toks, i, object_stems
+            )
+        else:
+            found = _phrase_after(sentence, toks, i, object_stems) or _phrase_before(
+                sentence, toks, i
+            )
+        if found is not None:
+            return found
     return None
+
+
+_THAT_WORDS = frozenset({"ان", "انه", "بان"})
+_OBJECT_SUFFIXES = ("ها", "هم", "هما", "ه")
+_PREPOSITIONS = frozenset(normalize(w) for w in "على في ضد عند إلى الى من عن".split())
+
+
+def _subject_first(toks: list[Token], i: int) -> bool:
+    """Arabic word order: "إنّ X نفذت" puts the subject first, unless the verb carries an object
+    pronoun ("الضربة نفذها X": the noun before is the object)."""
+    if toks[i].norm.endswith(_OBJECT_SUFFIXES) and len(toks[i].norm) > 4:
+        return False
+    return any(t.norm in _THAT_WORDS for t in toks[max(0, i - 8) : max(0, i - 1)])
 
 
 def _phrase_after(
@@ -230,6 +249,8 @@ def _phrase_after(
         j += 1
     end = j
     while end < len(toks) and not _matches(toks[end], object_stems):
+        if end > j and toks[end].norm in _PREPOSITIONS:
+            break
         gap = sentence[toks[end - 1].end : toks[end].start]
         if end > j and _CLAUSE_STOP.search(gap.replace('"', "")):
             break

@@ -60,7 +60,7 @@ AR_SAY_VERBS = frozenset(
     أشارت نقل نقلت كشف كشفت أضاف أضافت تابع تابعت""".split()
 )
 AR_CONTINUE_VERBS = frozenset(normalize(w) for w in "أضاف أضافت تابع تابعت".split())
-AR_ACCORDING = ("وفقا ل", "وفق", "بحسب", "حسب", "نقلا عن")
+AR_ACCORDING = frozenset(normalize(w) for w in ("وفقاً", "وفق", "بحسب", "حسب"))
 EN_SAY_VERBS = frozenset("said says told added stated reported announced confirmed".split())
 
 AR_HEDGES = tuple(normalize(w) for w in ("على الأرجح", "ربما", "قد", "يرجح", "على ما يبدو"))

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.errors import SettingsError
 
 APP_NAME = "news-assistant"
 
@@ -65,6 +67,27 @@ class AnswerSettings(BaseModel):
     )
 
 
+class UISettings(BaseModel):
+    """The web UI (`python app.py`): where it listens, an optional login, upload limits."""
+
+    host: str = Field("127.0.0.1", description="Interface to bind; 0.0.0.0 exposes it.")
+    port: int = Field(7860, ge=1, le=65535, description="TCP port.")
+    auth_user: str | None = Field(None, description="Login name; set with auth_password.")
+    auth_password: SecretStr | None = Field(None, description="Login password.")
+    max_upload_mb: float = Field(20.0, gt=0, description="Larger uploads are refused.")
+
+    def auth(self) -> tuple[str, str] | None:
+        """The (user, password) pair Gradio's login wants, or None when no login is set."""
+        if not self.auth_user and not self.auth_password:
+            return None
+        if not self.auth_user or not self.auth_password:
+            raise SettingsError(
+                "set both NEWS_ASSISTANT_UI__AUTH_USER and NEWS_ASSISTANT_UI__AUTH_PASSWORD "
+                "for a login, or neither for none"
+            )
+        return self.auth_user, self.auth_password.get_secret_value()
+
+
 class Settings(BaseSettings):
     """Every setting of the project, nested by concern."""
 
@@ -77,3 +100,4 @@ class Settings(BaseSettings):
     chunks: ChunkSettings = ChunkSettings()
     ingest: IngestSettings = IngestSettings()
     answer: AnswerSettings = AnswerSettings()
+    ui: UISettings = UISettings()

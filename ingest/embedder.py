@@ -60,7 +60,8 @@ class SentenceTransformerEmbedder:
         self._prefix = prompts.get("passage", "")
 
     def count_tokens(self, text: str) -> int:
-        ids = self.model.tokenizer(self._prefix + text, add_special_tokens=False)["input_ids"]
+        tokenizer = self.model.tokenizer
+        ids = tokenizer(self._prefix + text, add_special_tokens=False, verbose=False)["input_ids"]
         return len(ids)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:

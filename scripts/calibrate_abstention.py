@@ -60,11 +60,28 @@ def features(assistant: Assistant, questions: list[str]) -> Rows:
     return rows
 
 
+def news_titles(root: Path, path: Path, n: int) -> tuple[Rows, Rows]:
+    """Short news-like queries: the titles of n stored articles (answer) and of n others
+    (abstain), in a store of those n SaudiNewsNet articles."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[: 2 * n]]
+    build_store(root, "news", [{**r, "questions": []} for r in rows[:n]])
+    assistant = Assistant(with_location(Settings(), str(root / "news")))
+    stored = {r["title"] for r in rows[:n] if r.get("title")}
+    others = [r["title"] for r in rows[n:] if r.get("title") and r["title"] not in stored]
+    return features(assistant, sorted(stored)), features(assistant, others)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/xquad-r"))
     parser.add_argument("--per-side", type=int, default=150, help="questions per side")
     parser.add_argument("--work", type=Path, help="keep the stores here (reused when present)")
+    parser.add_argument(
+        "--news",
+        type=Path,
+        default=Path("../shared/data/saudinewsnet/sample_1000.jsonl"),
+        help="SaudiNewsNet articles: their titles are the short, news-like queries",
+    )
     parser.add_argument("--dump", type=Path, help="write every question's features as JSON")
     args = parser.parse_args()
     ar, en = xquad_articles(args.data, "ar"), xquad_articles(args.data, "en")
@@ -78,6 +95,8 @@ def main() -> None:
             inside = [q for a in articles[:24] for q in a["questions"]][::4][: args.per_side]  # type: ignore[attr-defined]
             outside = [q for a in articles[24:] for q in a["questions"]][::4][: args.per_side]  # type: ignore[attr-defined]
             samples[name] = (features(assistant, inside), features(assistant, outside))
+        if args.news.exists():
+            samples["news titles"] = news_titles(root, args.news, args.per_side)
     if args.dump:
         args.dump.write_text(json.dumps(samples))
     report(samples)
