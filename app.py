@@ -1,6 +1,19 @@
-"""Run the assistant (the chat UI arrives with the UI issue; until then, the command line)."""
+"""Start the web UI over the configured store: `python app.py` (settings: assistant/settings.py)."""
 
-from assistant.cli import main
+from __future__ import annotations
+
+import logging
+
+from assistant.api import Assistant
+from assistant.settings import Settings
+from assistant.ui import build_app, launch
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    settings = Settings()
+    launch(build_app(Assistant(settings)), settings.ui)
+
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -130,7 +130,7 @@ def progress_printer(every: int) -> Callable[[IngestSummary], None]:
     def show(summary: IngestSummary) -> None:
         if summary.seen >= state["next"]:
             state["next"] += every
-            print(f"  ... {summary.seen} articles read", file=sys.stderr, flush=True)
+            print(f"  ... {summary.seen} articles done", file=sys.stderr, flush=True)
 
     return show
 

@@ -87,7 +87,8 @@ def test_follow_up_uses_the_conversation(sample_assistant: Assistant) -> None:
     )
     assert follow.answered and follow.kind == "who"
     assert follow.short_answer and all(
-        part in c.sentence for part, c in zip(follow.short_answer.split("; "), follow.citations)
+        part in c.sentence
+        for part, c in zip(follow.short_answer.split("; "), follow.citations, strict=True)
     )
     assert any("نفذ" in c.sentence or "شن" in c.sentence for c in follow.citations)
 
