@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -17,6 +18,8 @@ def tiktoken_counter(encoding: str = OFFLINE_ENCODING) -> TokenCounter:
     """A function counting `encoding` tokens; the encoding loads from disk, never the network."""
     import tiktoken
 
+    # The encoding file is local: tiktoken need not copy it into its cache in the temp folder.
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", "")
     try:
         enc = tiktoken.get_encoding(encoding)
     except ValueError as exc:
