@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint browser bench clean
 
 $(VENV)/.base: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,19 +22,22 @@ $(VENV)/.test: $(VENV)/.base
 	$(PIP) -e '.[test]'
 	touch $@
 
-SAMPLE_QUESTIONS := "Who carried out the air strike?" "How many civilians died?" \
-	"من نفذ الغارة؟" "كم عدد القتلى المدنيين؟"
-
+# The web UI on http://127.0.0.1:7860 over the sample article (settings: NEWS_ASSISTANT_UI__*).
 run: $(VENV)/.base
 	$(BIN)/news-assistant ingest data/sample --source "$(SAMPLE_SOURCE)"
-	@for q in $(SAMPLE_QUESTIONS); do echo; echo "== $$q"; $(BIN)/news-assistant ask "$$q" || exit 1; done
+	$(BIN)/python app.py
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# Debian's chromium, for the browser tests (tests/test_ui_browser.py); sudo only when not root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
+
+test: lint browser
 	$(BIN)/pytest
 
 bench: $(VENV)/.base

@@ -10,7 +10,7 @@ from assistant.ui import build_app, launch
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.WARNING)
     settings = Settings()
     launch(build_app(Assistant(settings)), settings.ui)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ class Assistant:
         self._store = store
         self._embedder = embedder
         self._answerer: Answerer | None = None
+        self._building = threading.RLock()  # UI callbacks run in threads: build each part once
 
     @classmethod
     def open(cls, location: str | Path | None = None, **kwargs: object) -> Assistant:
@@ -50,19 +52,24 @@ class Assistant:
 
     @property
     def store(self) -> ArticleStore:
-        if self._store is None:
-            cfg = self.settings.store
-            self._store = open_store(path=cfg.path, url=cfg.url, collection=cfg.collection)
-        return self._store
+        with self._building:
+            if self._store is None:
+                cfg = self.settings.store
+                self._store = open_store(path=cfg.path, url=cfg.url, collection=cfg.collection)
+            return self._store
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            cfg = self.settings.embedder
-            self._embedder = build_embedder(
-                cfg.model, cache_dir=cfg.cache_dir, batch_size=cfg.batch_size, threads=cfg.threads
-            )
-        return self._embedder
+        with self._building:
+            if self._embedder is None:
+                cfg = self.settings.embedder
+                self._embedder = build_embedder(
+                    cfg.model,
+                    cache_dir=cfg.cache_dir,
+                    batch_size=cfg.batch_size,
+                    threads=cfg.threads,
+                )
+            return self._embedder
 
     def ingest(
         self,
@@ -91,11 +98,17 @@ class Assistant:
         k = k or self.settings.answer.k
         return answerer.answer(question, history=history, k=k, filters=filters)
 
-    def chat(self, messages: Sequence[dict[str, str]], *, filters: Filters | None = None) -> Answer:
+    def chat(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
         """Answer the last user message of a conversation ({"role", "content"} dicts, oldest
         first); a follow-up such as "and how many were injured?" reads the earlier questions."""
         question, history = history_questions(messages)
-        return self.ask(question, history=history, filters=filters)
+        return self.ask(question, k=k, history=history, filters=filters)
 
     def as_retriever(self, *, k: int = 8, filters: Filters | None = None) -> NewsRetriever:
         """A LangChain retriever returning one Document per evidence sentence."""
@@ -107,12 +120,13 @@ class Assistant:
 
     def answerer(self) -> Answerer:
         """The extractive answerer over this store (built on first use)."""
-        if self._answerer is None:
-            self._check_readable()
-            retriever = Retriever(self.store, self.embedder)
-            self._answerer = Answerer(
-                self.store, retriever, min_confidence=self.settings.answer.min_confidence
-            )
+        with self._building:
+            if self._answerer is None:
+                self._check_readable()
+                retriever = Retriever(self.store, self.embedder)
+                self._answerer = Answerer(
+                    self.store, retriever, min_confidence=self.settings.answer.min_confidence
+                )
         if self.store.count_articles() == 0:
             raise StoreError(
                 f"No articles in {self.location}: run `news-assistant ingest PATH` first"

@@ -70,13 +70,12 @@ class AssistantLike(Protocol):
     @property
     def store(self) -> ArticleLookup: ...
 
-    def ask(
+    def chat(
         self,
-        question: str,
+        messages: Sequence[dict[str, str]],
         *,
         k: int | None = None,
         filters: Filters | None = None,
-        history: Sequence[str] = (),
     ) -> Answer: ...
 
     def ingest(
@@ -157,8 +156,9 @@ class Callbacks:
         yield [*asked.shown, _message("assistant", render.PENDING)], asked, gr.skip(), ""
         try:
             filters = parse_filters(source, since, until)
-            history = conversation.questions()
-            answer = self.assistant.ask(question, k=int(k), filters=filters, history=history)
+            asked_before = [*conversation.questions(), question]
+            messages = [{"role": "user", "content": text} for text in asked_before]
+            answer = self.assistant.chat(messages, k=int(k), filters=filters)
             sources = render.sources_html(answer, self.assistant.store.get_article)
         except Exception as exc:  # shown in the chat; unexpected ones are logged in full
             failed = asked.showing(_message("assistant", _error(exc, "answering")))
@@ -260,7 +260,9 @@ def _ask_tab(calls: Callbacks, k_default: int) -> gr.Dropdown:
     conversation = gr.State(Conversation())
     with gr.Row():
         with gr.Column(scale=3):
-            chat = gr.Chatbot(label="Chat", elem_id="na-chat", height=560, latex_delimiters=[])
+            chat = gr.Chatbot(
+                label="Chat", elem_id="na-chat", height=560, latex_delimiters=[], buttons=[]
+            )
             question = gr.Textbox(
                 placeholder="Ask a question, e.g. من نفذ الغارة؟ or How many civilians died?",
                 show_label=False,
@@ -278,6 +280,7 @@ def _ask_tab(calls: Callbacks, k_default: int) -> gr.Dropdown:
     inputs = [question, conversation, k, source, since, until]
     question.submit(calls.respond, inputs, [chat, conversation, sources, question])
     clear.click(calls.clear, None, [chat, conversation, sources])
+    chat.clear(calls.clear, None, [chat, conversation, sources])  # the chat's own clear button
     return source
 
 
@@ -289,6 +292,7 @@ def _articles_tab(calls: Callbacks, source: gr.Dropdown) -> gr.HTML:
                 file_count="multiple",
                 file_types=list(FORMATS),
                 type="filepath",
+                elem_id="na-files",
             )
             default_source = gr.Textbox(label="Source for articles that name none (optional)")
             add = gr.Button("Add to the store", variant="primary")
@@ -296,7 +300,7 @@ def _articles_tab(calls: Callbacks, source: gr.Dropdown) -> gr.HTML:
         with gr.Column():
             table = gr.HTML(elem_id="na-articles")
             with gr.Row():
-                article_id = gr.Textbox(label="Article id", scale=3)
+                article_id = gr.Textbox(label="Article id", scale=3, elem_id="na-article-id")
                 delete = gr.Button("Delete", variant="stop", scale=1)
     add.click(calls.upload, [files, default_source], [status, table, source, files])
     delete.click(calls.delete, [article_id], [status, table, source, article_id])
