@@ -2,17 +2,17 @@
 articles) -> upsert.
 
 Articles whose content hash is already stored are skipped; each article is written whole or
-not at all (the store deletes a half-written article's chunks before re-raising). A batch's
-store writes run on one background thread while the next batch is cut and embedded (Chroma
-spends ~20-50 ms per upsert call, much of it waiting, so on a few cores this hides a good part
-of the write time); at most one batch is being written at a time, and every write has finished
+not at all (the store removes a half-written batch's parts before re-raising). A batch's
+articles are written together (one upsert per collection and 500 records, not three per
+article: Chroma spends 20-50 ms per call), on one background thread while the next batch is
+cut and embedded; at most one batch is being written at a time, and every write has finished
 when `ingest_items` returns or raises.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from ingest.embedder import Embedder
 from ingest.errors import NewsAssistantError
 from ingest.load import LoadFailure, load_paths
 from ingest.sentences import Sentence, split_sentences
-from ingest.store import ArticleStore
+from ingest.store import ArticleStore, ArticleWrite
 from ingest.tokens import tiktoken_counter
 
 
@@ -195,35 +195,46 @@ class Ingestor:
             self._in_flight = []
 
     def _write_batch(self, pending: list[Prepared], vectors: np.ndarray) -> IngestSummary:
-        """Store each article of a flushed batch (runs on the writer thread); returns the counts
-        and failures to add to the run's summary."""
+        """Store a flushed batch (runs on the writer thread) in a few calls; when the store
+        refuses it, article by article, to name the one that failed. Returns the counts and
+        failures to add to the run's summary."""
+        writes = list(_article_writes(pending, vectors))
         written = IngestSummary()
-        row = 0
-        for p in pending:
-            n_chunks, n_sentences = len(p.chunks), len(p.sentences)
-            chunk_rows = vectors[row : row + n_chunks]
-            sentence_rows = vectors[row + n_chunks : row + n_chunks + n_sentences]
-            row += n_chunks + n_sentences
-            self._write(p, chunk_rows, sentence_rows, written)
+        try:
+            self.store.write_articles(writes)
+        except NewsAssistantError:
+            for write in writes:
+                self._write_one(write, written)
+            return written
+        for write in writes:
+            _count(written, write)
         return written
 
-    def _write(
-        self,
-        p: Prepared,
-        chunk_vectors: np.ndarray,
-        sentence_vectors: np.ndarray,
-        summary: IngestSummary,
-    ) -> None:
+    def _write_one(self, write: ArticleWrite, summary: IngestSummary) -> None:
         try:
-            self.store.write_article(
-                p.article, p.sentences, p.chunks, chunk_vectors, sentence_vectors
-            )
+            self.store.write_articles([write])
         except NewsAssistantError as exc:
-            summary.failures.append(LoadFailure(p.article.origin or p.article.id, str(exc)))
+            origin = write.article.origin or write.article.id
+            summary.failures.append(LoadFailure(origin, str(exc)))
             return
-        summary.articles += 1
-        summary.sentences += len(p.sentences)
-        summary.chunks += len(p.chunks)
+        _count(summary, write)
+
+
+def _article_writes(pending: list[Prepared], vectors: np.ndarray) -> Iterator[ArticleWrite]:
+    """Each prepared article with its rows of `vectors` (its chunks', then its sentences')."""
+    row = 0
+    for p in pending:
+        n_chunks, n_sentences = len(p.chunks), len(p.sentences)
+        chunk_rows = vectors[row : row + n_chunks]
+        sentence_rows = vectors[row + n_chunks : row + n_chunks + n_sentences]
+        row += n_chunks + n_sentences
+        yield ArticleWrite(p.article, p.sentences, p.chunks, chunk_rows, sentence_rows)
+
+
+def _count(summary: IngestSummary, write: ArticleWrite) -> None:
+    summary.articles += 1
+    summary.sentences += len(write.sentences)
+    summary.chunks += len(write.chunks)
 
 
 def _merge(summary: IngestSummary, written: IngestSummary) -> None:

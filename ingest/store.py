@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -66,6 +66,26 @@ class ArticleDetail(StoredArticle):
 
     text: str
     sentence_spans: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class ArticleWrite:
+    """One article to store, with its parts and their vectors (rows in the parts' order)."""
+
+    article: Article
+    sentences: Sequence[Sentence]
+    chunks: Sequence[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+class Rows(NamedTuple):
+    """Records for one upsert: ids, vectors, documents, metadata, in the same order."""
+
+    ids: list[str]
+    matrix: np.ndarray
+    docs: list[str]
+    metas: list[Metadata]
 
 
 @dataclass(frozen=True)
@@ -265,27 +285,63 @@ class ArticleStore:
         sentence_vectors: np.ndarray,
     ) -> None:
         """Store the chunks (row i of `vectors` embeds `chunks[i]`) and the sentences (row i of
-        `sentence_vectors` embeds `sentences[i]`), then the article record.
-
-        On any failure this article's new chunks are removed again before re-raising; an
-        article stored before with another hash keeps its old chunks until the new record is in.
+        `sentence_vectors` embeds `sentences[i]`), then the article record (see write_articles).
         """
-        matrix = self._checked_vectors(chunks, vectors)
-        sentence_matrix = self._checked_vectors(sentences, sentence_vectors)
-        new_hash = article.content_hash
-        old_hash = self.stored_hash(article.id)
+        self.write_articles([ArticleWrite(article, sentences, chunks, vectors, sentence_vectors)])
+
+    def write_articles(self, writes: Sequence[ArticleWrite]) -> None:
+        """Store several articles in few calls: all their chunks, then all their sentences, then
+        all their records (last, so that a record still means "complete").
+
+        On any failure every article of the batch has its new parts removed again before the
+        error is re-raised; an article stored before with another hash keeps its old parts
+        until its new record is in.
+        """
+        rows = [self._rows(w) for w in writes]
+        old = self._stored_hashes([w.article.id for w in writes])
         try:
-            self._upsert_chunks(article, chunks, matrix)
-            self._upsert_sentences(article, sentences, sentence_matrix)
-            self._upsert_record(article, sentences, chunks, matrix)
+            for kind, collection in enumerate((self._chunks, self._sentences, self._articles)):
+                self._upsert(collection, *_concat([r[kind] for r in rows]))
         except BaseException:
-            self._undo_write(article.id, new_hash)
+            for w in writes:
+                self._undo_write(w.article.id, w.article.content_hash)
             raise
-        if old_hash not in (None, new_hash):
-            self._delete_parts(article.id, {"content_hash": {"$ne": new_hash}})
+        for w in writes:
+            if old.get(w.article.id) not in (None, w.article.content_hash):
+                self._delete_parts(w.article.id, {"content_hash": {"$ne": w.article.content_hash}})
+
+    def _stored_hashes(self, article_ids: Sequence[str]) -> dict[str, str]:
+        got = self._articles.get(ids=list(article_ids), include=["metadatas"])
+        metas = got["metadatas"] or []
+        return {i: _str(m, "content_hash") for i, m in zip(got["ids"], metas, strict=True)}
+
+    def _rows(self, w: ArticleWrite) -> tuple[Rows, Rows, Rows]:
+        """(chunk rows, sentence rows, record row) of one article, vectors checked."""
+        chunk_matrix = self._checked_vectors(w.chunks, w.chunk_vectors)
+        sentence_matrix = self._checked_vectors(w.sentences, w.sentence_vectors)
+        article, content_hash = w.article, w.article.content_hash
+        chunks = Rows(
+            [f"{article.id}:{content_hash[:12]}:{c.index}" for c in w.chunks],
+            chunk_matrix,
+            [c.text for c in w.chunks],
+            [_chunk_meta(article, content_hash, c) for c in w.chunks],
+        )
+        sentences = Rows(
+            [sentence_id(article.id, content_hash, s.index) for s in w.sentences],
+            sentence_matrix,
+            [s.text for s in w.sentences],
+            [_sentence_meta(article, content_hash, s) for s in w.sentences],
+        )
+        record = Rows(
+            [article.id],
+            _mean_direction(chunk_matrix).reshape(1, -1),
+            [article.text],
+            [_record_meta(article, w.sentences, w.chunks)],
+        )
+        return chunks, sentences, record
 
     def _checked_vectors(
-        self, parts: Sequence[Chunk | Sentence], vectors: np.ndarray
+        self, parts: Sequence[Chunk] | Sequence[Sentence], vectors: np.ndarray
     ) -> np.ndarray:
         if self._dim is None:
             raise RuntimeError("call bind_embedder(name, dim) before writing articles")
@@ -296,21 +352,6 @@ class ArticleStore:
                 f"got {len(parts)} and vectors of shape {matrix.shape}"
             )
         return matrix
-
-    def _upsert_chunks(self, article: Article, chunks: Sequence[Chunk], matrix: np.ndarray) -> None:
-        content_hash = article.content_hash
-        ids = [f"{article.id}:{content_hash[:12]}:{chunk.index}" for chunk in chunks]
-        metas = [_chunk_meta(article, content_hash, chunk) for chunk in chunks]
-        docs = [chunk.text for chunk in chunks]
-        self._upsert(self._chunks, ids, matrix, docs, metas)
-
-    def _upsert_sentences(
-        self, article: Article, sentences: Sequence[Sentence], matrix: np.ndarray
-    ) -> None:
-        content_hash = article.content_hash
-        ids = [sentence_id(article.id, content_hash, s.index) for s in sentences]
-        metas = [_sentence_meta(article, content_hash, s) for s in sentences]
-        self._upsert(self._sentences, ids, matrix, [s.text for s in sentences], metas)
 
     def _upsert(
         self,
@@ -328,28 +369,6 @@ class ArticleStore:
                 documents=docs[lo:hi],
                 metadatas=metas[lo:hi],
             )
-
-    def _upsert_record(
-        self,
-        article: Article,
-        sentences: Sequence[Sentence],
-        chunks: Sequence[Chunk],
-        matrix: np.ndarray,
-    ) -> None:
-        meta: dict[str, str | int] = {
-            **_article_meta(article),
-            "origin": article.origin,
-            "content_hash": article.content_hash,
-            "n_sentences": len(sentences),
-            "n_chunks": len(chunks),
-            "sentences": _compact([[s.start, s.end] for s in sentences]),
-        }
-        self._articles.upsert(
-            ids=[article.id],
-            embeddings=[_mean_direction(matrix)],
-            documents=[article.text],
-            metadatas=[meta],
-        )
 
     def _undo_write(self, article_id: str, content_hash: str) -> None:
         # The record goes first: a record must never outlive its chunks. If the store is
@@ -509,6 +528,28 @@ def _chunk_meta(article: Article, content_hash: str, chunk: Chunk) -> Metadata:
         "sentence_last": sentences[-1].index if sentences else -1,
         "sentences": _compact([[s.index, s.start, s.end] for s in sentences]),
     }
+
+
+def _record_meta(
+    article: Article, sentences: Sequence[Sentence], chunks: Sequence[Chunk]
+) -> Metadata:
+    return {
+        **_article_meta(article),
+        "origin": article.origin,
+        "content_hash": article.content_hash,
+        "n_sentences": len(sentences),
+        "n_chunks": len(chunks),
+        "sentences": _compact([[s.start, s.end] for s in sentences]),
+    }
+
+
+def _concat(parts: Sequence[Rows]) -> Rows:
+    return Rows(
+        [i for p in parts for i in p.ids],
+        np.concatenate([p.matrix for p in parts]),
+        [d for p in parts for d in p.docs],
+        [m for p in parts for m in p.metas],
+    )
 
 
 def sentence_id(article_id: str, content_hash: str, index: int) -> str:

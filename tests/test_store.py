@@ -309,3 +309,18 @@ def test_sentences_are_stored_queried_and_listed(bound: ArticleStore) -> None:
     assert {h.article_id for h in only_b2} == {"b2"}
     assert bound.delete_article("a1")
     assert bound.count_sentences() == 3
+
+
+def test_a_batch_is_written_whole_or_not_at_all(open_more: OpenStore, bound: ArticleStore) -> None:
+    from ingest.store import ArticleWrite
+
+    batch = [ArticleWrite(*sample(name, n=3, seed=i)) for i, name in enumerate(("x1", "x2"))]
+    failing = open_more(_FailingClient)
+    failing.bind_embedder(MODEL, DIM)
+    with pytest.raises(RuntimeError, match="injected"):
+        failing.write_articles(batch)
+    assert (bound.count_articles(), bound.count_chunks(), bound.count_sentences()) == (0, 0, 0)
+
+    bound.write_articles(batch)
+    assert [a.id for a in bound.list_articles()] == ["x1", "x2"]
+    assert (bound.count_chunks(), bound.count_sentences()) == (4, 6)
