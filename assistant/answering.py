@@ -15,7 +15,7 @@ from assistant.abstain import Background, EvidenceModel
 from assistant.candidates import Candidate
 from assistant.compose import compose
 from assistant.extract import speakers
-from assistant.questions import MAX_QUESTION_CHARS, Question, analyse
+from assistant.questions import MAX_QUESTION_CHARS, analyse
 from assistant.retrieve import Filters, Retriever
 from assistant.types import Answer
 from ingest.errors import NewsAssistantError
@@ -118,4 +118,4 @@ def history_questions(messages: Sequence[dict[str, str]]) -> tuple[str, list[str
     return asked[-1], asked[:-1]
 
 
-__all__ = ["Answerer", "Question", "QuestionError", "check_question", "history_questions"]
+__all__ = ["Answerer", "QuestionError", "check_question", "history_questions"]
