@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from assistant.candidates import Candidate
-from assistant.extract import Figure, actor, figures, relevant_figures
+from assistant.extract import Figure, actor, figures, past_time, relevant_figures
 from assistant.lexicon import expand_en
 from assistant.questions import Question
 from assistant.types import Answer, Citation, Evidence
@@ -106,6 +106,9 @@ def _figure_claim(
     part = candidate.text[start:end]
     if len(part.split()) > 14:
         part = " … ".join(f.span.text for f in found)
+    when = past_time(candidate.text)
+    if when is not None and when.text not in part:
+        part = f"{part} … {when.text}"
     return Claim(candidate, part, speaker_of(candidate))
 
 

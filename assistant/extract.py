@@ -124,6 +124,22 @@ def relevant_figures(sentence: str, stems: Sequence[str]) -> list[Figure]:
     return [f for f in all_figures if f.counted] if mentions else []
 
 
+_PAST = re.compile(
+    r"(?:أواخر |أوائل |منتصف |في )?(?:يناير|فبراير|مارس|أبريل|مايو|يونيو|يوليو|أغسطس|سبتمبر|"
+    r"أكتوبر|نوفمبر|ديسمبر|كانون|شباط|آذار|نيسان|أيار|حزيران|تموز|آب|أيلول|تشرين)"
+    r"(?:/\w+)?(?: (?:الماضي|الفائت|من العام الماضي))?|"
+    r"\b(?:(?:early|late|mid|in) )?(?:January|February|March|April|May|June|July|August|"
+    r"September|October|November|December)(?: \d{4})?\b|\blast (?:week|month|year)\b"
+)
+
+
+def past_time(sentence: str) -> Span | None:
+    """A month or "last week/month/year" phrase in the sentence, verbatim: said with a figure
+    so that a figure about an earlier event is not read as one about this one."""
+    match = _PAST.search(sentence)
+    return _span(sentence, match.start(), match.end()) if match else None
+
+
 # -- speakers ------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import SAMPLE_ARTICLE
 
-from assistant.extract import actor, figures, relevant_figures, speakers
+from assistant.extract import actor, figures, past_time, relevant_figures, speakers
 from assistant.questions import analyse, is_follow_up, question_kind
 from ingest.sentences import split_sentences
 
@@ -90,3 +90,9 @@ def test_follow_up_borrows_the_previous_question() -> None:
     assert follow.terms == ("injured",) and "جرحي" in follow.ar_terms
     fresh = analyse("How many civilians died in the strike?", ["Who carried it out?"])
     assert fresh.search_text == "How many civilians died in the strike?"
+
+
+def test_past_time_is_found_verbatim() -> None:
+    assert past_time(SENTENCES[8]).text == "أواخر يونيو/حزيران الماضي"  # type: ignore[union-attr]
+    assert past_time("Twelve houses burned in late June 2015.").text == "late June 2015"  # type: ignore[union-attr]
+    assert past_time(SENTENCES[1]) is None
