@@ -16,8 +16,3 @@ def detect_language(text: str) -> str:
     if arabic == 0 and latin == 0:
         return ""
     return "ar" if arabic >= latin else "en"
-
-
-def is_rtl(text: str) -> bool:
-    """True when the text should be laid out right-to-left."""
-    return detect_language(text) == "ar"

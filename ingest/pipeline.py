@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +71,9 @@ class ChunkPlan:
 def prepare(article: Article, embedder: Embedder, plan: ChunkPlan) -> Prepared:
     """Split `article` into sentences (clause-split to the model's limit) and chunks."""
     text = article.text
+    model_count = lru_cache(maxsize=None)(embedder.count_tokens)  # fitting and chunking both ask
     sentences = fit_sentences(
-        text, split_sentences(text), max_tokens=embedder.max_tokens, count=embedder.count_tokens
+        text, split_sentences(text), max_tokens=embedder.max_tokens, count=model_count
     )
     if not sentences:
         raise NewsAssistantError("no sentences found in the article text")
@@ -82,7 +84,7 @@ def prepare(article: Article, embedder: Embedder, plan: ChunkPlan) -> Prepared:
         count=tiktoken_counter(),
         overlap=plan.overlap,
         model_limit=embedder.max_tokens,
-        model_count=embedder.count_tokens,
+        model_count=model_count,
     )
     return Prepared(article, sentences, chunks)
 

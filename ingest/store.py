@@ -264,8 +264,7 @@ class ArticleStore:
 
     def stored_hash(self, article_id: str) -> str | None:
         """The content hash of the stored article, or None if it is not stored (completely)."""
-        metas = self._articles.get(ids=[article_id], include=["metadatas"])["metadatas"]
-        return _str(metas[0], "content_hash") if metas else None
+        return self._stored_hashes([article_id]).get(article_id)
 
     def count_articles(self) -> int:
         return self._articles.count()
