@@ -81,7 +81,13 @@ class Assistant:
         """Ingest files, folders and globs; `defaults` fills metadata articles do not carry
         (e.g. {"source": "Reuters"}). Returns counts and every failure with its reason."""
         items = load_paths(paths, max_bytes=int(self.settings.ingest.max_file_mb * 1024 * 1024))
-        return self._ingestor().ingest_items(_with_defaults(items, defaults or {}), progress)
+        return self.ingest_articles(_with_defaults(items, defaults or {}), progress=progress)
+
+    def ingest_articles(
+        self, articles: Iterable[Article | LoadFailure], *, progress: Progress | None = None
+    ) -> IngestSummary:
+        """Ingest Article objects built in Python (see `ingest.make_article`)."""
+        return self._ingestor().ingest_items(articles, progress)
 
     def ask(
         self,

@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     _add(commands, "chat", "a conversation in the terminal (follow-ups use it)", _chat, _k_args)
     _add(commands, "list", "list the stored articles", _list, None)
     _add(commands, "delete", "delete a stored article", _delete, _delete_args)
+    _add(commands, "eval", "measure retrieval, answers and speed on XQuAD-R", _eval, _eval_args)
     return parser
 
 
@@ -199,6 +200,18 @@ def _delete(assistant: Assistant, args: argparse.Namespace) -> int:
         return 0
     err.print(f"no article {args.article_id!r} in the store: see `news-assistant list`")
     return 1
+
+
+def _eval_args(command: argparse.ArgumentParser) -> None:
+    from evaluation.command import configure
+
+    configure(command)
+
+
+def _eval(assistant: Assistant, args: argparse.Namespace) -> int:
+    from evaluation.command import run
+
+    return run(assistant.embedder, args, err)
 
 
 if __name__ == "__main__":

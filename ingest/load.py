@@ -203,7 +203,7 @@ def _check_size(size: int, max_bytes: int, what: str = "file is") -> None:
     if size > max_bytes:
         raise LoadError(
             f"{what} {_size(size)}, over the {_size(max_bytes)} limit "
-            "(raise NEWS_ASSISTANT_MAX_FILE_MB to allow it)"
+            "(raise NEWS_ASSISTANT_INGEST__MAX_FILE_MB to allow it)"
         )
 
 

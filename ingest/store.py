@@ -236,6 +236,11 @@ class ArticleStore:
     def name(self) -> str:
         return self._name
 
+    @property
+    def client(self) -> ClientAPI:
+        """The chromadb client underneath (for tools that keep collections of their own)."""
+        return self._client
+
     def _collection(self, kind: str) -> Collection:
         return self._client.get_or_create_collection(
             f"{self._name}-{kind}",

@@ -37,11 +37,10 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from assistant.api import Assistant, with_location
 from assistant.settings import Settings
+from evaluation.speed import pipeline_batches
 from ingest.articles import Article
-from ingest.embedder import Embedder
-from ingest.errors import NewsAssistantError
 from ingest.load import load_paths
-from ingest.pipeline import ChunkPlan, IngestSummary, Prepared, prepare
+from ingest.pipeline import ChunkPlan, IngestSummary
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "saudinewsnet" / "sample_1000.jsonl"
@@ -83,45 +82,6 @@ def limited_copy(data: Path, limit: int | None, scratch: Path) -> Path:
     out = scratch / f"first-{limit}.jsonl"
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
-
-
-def pipeline_batches(
-    articles: list[Article], embedder: Embedder, plan: ChunkPlan, batch_chunks: int
-) -> list[list[str]]:
-    """The texts of every `embed_passages` call the pipeline makes, in order.
-
-    Mirrors `Ingestor`: skip an article already taken (same id and hash) or pending (same
-    hash), skip articles `prepare` rejects, flush once the pending chunks reach `batch_chunks`,
-    and embed each flush as chunk texts then sentence texts, article by article.
-    """
-    batches: list[list[str]] = []
-    pending: list[Prepared] = []
-    taken: dict[str, str] = {}
-
-    def flush() -> None:
-        if pending:
-            batches.append(
-                [
-                    text
-                    for p in pending
-                    for text in [c.text for c in p.chunks] + [s.text for s in p.sentences]
-                ]
-            )
-            pending.clear()
-
-    for article in articles:
-        in_pending = any(p.article.content_hash == article.content_hash for p in pending)
-        if taken.get(article.id) == article.content_hash or in_pending:
-            continue
-        try:
-            pending.append(prepare(article, embedder, plan))
-        except NewsAssistantError:
-            continue
-        taken[article.id] = article.content_hash
-        if sum(len(p.chunks) for p in pending) >= batch_chunks:
-            flush()
-    flush()
-    return batches
 
 
 def progress_printer(every: int) -> Callable[[IngestSummary], None]:

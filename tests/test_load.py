@@ -292,7 +292,7 @@ def test_zip_member_text_file_and_size_bomb_guard(tmp_path: Path) -> None:
     assert huge == LoadFailure(
         f"{archive}!docs/huge.txt",
         "member unpacks to 4.9 KB, over the 1000 bytes limit "
-        "(raise NEWS_ASSISTANT_MAX_FILE_MB to allow it)",
+        "(raise NEWS_ASSISTANT_INGEST__MAX_FILE_MB to allow it)",
     )
 
 
@@ -373,7 +373,7 @@ def test_oversize_file(tmp_path: Path) -> None:
     path = write(tmp_path, "big.txt", "Title\n\n" + "word " * 400)
     failure = only_failure(load(path, max_bytes=1024))
     assert failure.reason == (
-        "file is 2 KB, over the 1 KB limit (raise NEWS_ASSISTANT_MAX_FILE_MB to allow it)"
+        "file is 2 KB, over the 1 KB limit (raise NEWS_ASSISTANT_INGEST__MAX_FILE_MB to allow it)"
     )
     big = only_failure(list(load_file(path, max_bytes=10)))
     assert big.reason.startswith("file is 2 KB, over the 10 bytes limit")

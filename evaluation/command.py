@@ -1,0 +1,120 @@
+"""`news-assistant eval`: arguments, a progress bar, and the report files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from evaluation.run import Plan
+from ingest.embedder import Embedder
+from ingest.errors import NewsAssistantError
+
+SAMPLE = Path("saudinewsnet") / "sample_1000.jsonl"
+CORPUS = Path("saudinewsnet") / "zips"
+
+
+class EvalError(NewsAssistantError):
+    """The evaluation cannot run as asked."""
+
+
+def configure(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "data",
+        type=Path,
+        help="the XQuAD-R folder (ar.json, en.json), or a data folder holding xquad-r/ and "
+        "saudinewsnet/ (sample_1000.jsonl for distractors, zips/ for the large store)",
+    )
+    command.add_argument("--out", type=Path, default=Path("bench-out/eval"), help="report folder")
+    command.add_argument(
+        "--work", type=Path, default=Path("bench-out/eval-work"), help="stores (large one kept)"
+    )
+    command.add_argument("--distractors", type=Path, help="news JSONL added in a second run")
+    command.add_argument("--corpus", type=Path, help="SaudiNewsNet zips for the large store")
+    command.add_argument("--large", type=int, default=10_000, help="articles in the large store")
+    command.add_argument("--no-distractors", action="store_true", help="skip the second run")
+    command.add_argument("--no-large", action="store_true", help="skip the large latency store")
+    command.add_argument("--articles", type=int, help="only the first N XQuAD-R articles")
+    command.add_argument("--questions", type=int, help="only the first N questions per setting")
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    """The Plan the arguments ask for, or EvalError naming what is missing."""
+    data: Path = args.data.expanduser()
+    xquad = data if (data / "ar.json").is_file() else data / "xquad-r"
+    if not (xquad / "ar.json").is_file() or not (xquad / "en.json").is_file():
+        raise EvalError(
+            f"no XQuAD-R files (ar.json, en.json) in {data} or {data / 'xquad-r'}: pass the "
+            "XQuAD-R folder or the data folder that holds it"
+        )
+    distractors = args.distractors or _present(data / SAMPLE)
+    corpus = args.corpus or _present(data / CORPUS)
+    for flag, path in (("--distractors", args.distractors), ("--corpus", args.corpus)):
+        if path is not None and not path.exists():
+            raise EvalError(f"{flag} {path}: no such file or folder")
+    return Plan(
+        xquad=xquad,
+        work=args.work.expanduser(),
+        distractors=None if args.no_distractors else distractors,
+        corpus=None if args.no_large else corpus,
+        large=args.large,
+        articles=args.articles,
+        questions=args.questions,
+    )
+
+
+def _present(path: Path) -> Path | None:
+    return path if path.exists() else None
+
+
+class BarTracker:
+    """One progress bar per phase on a terminal; one line per phase otherwise."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.bar = Progress(
+            TextColumn("{task.description:<58}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        )
+
+    def phase(self, description: str, total: int | None) -> Callable[[int], None]:
+        if not self.console.is_terminal:
+            self.console.print(description)
+        task = self.bar.add_task(description, total=total)
+        return lambda n: self.bar.advance(task, n)
+
+
+def run(embedder: Embedder, args: argparse.Namespace, console: Console) -> int:
+    try:
+        import langchain_chroma  # noqa: F401 (the eval extra)
+        import matplotlib  # noqa: F401
+
+        from evaluation.report import write_report
+        from evaluation.run import run_eval
+    except ImportError as exc:
+        raise EvalError(
+            f"`news-assistant eval` needs the eval extra ({exc.name} is missing): "
+            "pip install 'news-assistant[eval]' (or run `make bench`)"
+        ) from exc
+    plan = plan_from(args)
+    tracker = BarTracker(console)
+    with tracker.bar:
+        results = run_eval(plan, embedder, tracker)
+    details = [row for r in results["runs"].values() for row in r.pop("questions", [])]
+    written = write_report(results, args.out)
+    questions = args.out / "questions.jsonl"
+    questions.write_text(
+        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in details), encoding="utf-8"
+    )
+    print((args.out / "report.md").read_text(encoding="utf-8"))
+    for path in [*written, questions]:
+        console.print(f"wrote {path}")
+    return 0

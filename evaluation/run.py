@@ -1,0 +1,340 @@
+"""One evaluation run: build fresh stores, ask every question of every system, measure speed.
+
+Stores: the Arabic articles in one store (asked by Arabic questions, and by English questions
+for the cross-lingual setting), the English articles in another. With distractors, a store of
+the news articles is built once, copied, and each copy gets one language's XQuAD-R articles.
+Every store also holds the LangChain baseline's own collection of 1000-character chunks, so
+all three systems see the same articles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from assistant.api import Assistant, with_location
+from assistant.settings import Settings
+from evaluation.metrics import Score, score, summarize
+from evaluation.news import write_subset
+from evaluation.speed import measure_ingest, measure_latency, news_questions
+from evaluation.systems import (
+    Bm25Baseline,
+    EmbedderEmbeddings,
+    LangChainBaseline,
+    ProjectSystem,
+    Reply,
+    SentenceTable,
+    System,
+    add_to_langchain,
+    langchain_store,
+)
+from evaluation.xquad import Corpus, Gold, load_corpus
+from ingest.articles import Article
+from ingest.embedder import Embedder
+from ingest.load import load_paths
+from ingest.pipeline import IngestSummary
+
+SETTINGS = (("ar->ar", "ar", "ar"), ("en->en", "en", "en"), ("en->ar", "en", "ar"))
+SYSTEMS = ("BM25", "LangChain", "news-assistant")
+MAX_EXAMPLES = 8
+
+
+class Tracker(Protocol):
+    """Progress reporting: `phase` starts a named step of `total` items and returns the
+    function to call as items complete (with how many)."""
+
+    def phase(self, description: str, total: int | None) -> Callable[[int], None]: ...
+
+
+class Silent:
+    def phase(self, description: str, total: int | None) -> Callable[[int], None]:
+        return lambda n: None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run. `distractors`: a JSONL of news articles added to the stores in a second
+    run; `corpus`: SaudiNewsNet (folder of zips or JSONL) for the large latency store, kept in
+    `work` and reused; `articles`/`questions` cut the run down (first N of each)."""
+
+    xquad: Path
+    work: Path
+    distractors: Path | None = None
+    corpus: Path | None = None
+    large: int = 10_000
+    articles: int | None = None
+    questions: int | None = None
+    latency_questions: int = 100
+    depth: int = 20
+
+
+@dataclass
+class Run:
+    """The context one evaluation run shares: plan, embedder, corpora, progress."""
+
+    plan: Plan
+    embedder: Embedder
+    corpora: dict[str, Corpus]
+    tracker: Tracker
+
+    def assistant(self, folder: Path) -> Assistant:
+        return Assistant(with_location(Settings(), str(folder)), embedder=self.embedder)
+
+    def counter(self, description: str, total: int) -> Callable[[IngestSummary], None]:
+        """An ingest progress callback advancing a phase by the articles newly seen."""
+        step = self.tracker.phase(description, total)
+        seen = [0]
+
+        def progress(summary: IngestSummary) -> None:
+            step(summary.seen - seen[0])
+            seen[0] = summary.seen
+
+        return progress
+
+    def ingest(self, assistant: Assistant, articles: Sequence[Article], label: str) -> None:
+        progress = self.counter(f"ingest {label}", len(articles))
+        summary = assistant.ingest_articles(articles, progress=progress)
+        if summary.failed:
+            raise RuntimeError(f"ingesting {label}: {summary.failures[0]}")
+        self.add_baseline(assistant, articles, label)
+
+    def add_baseline(self, assistant: Assistant, articles: Sequence[Article], label: str) -> None:
+        chroma = langchain_store(assistant.store, self.embedder)
+        step = self.tracker.phase(f"LangChain chunks of {label}", None)
+        add_to_langchain(chroma, articles, step)
+
+
+def run_eval(plan: Plan, embedder: Embedder, tracker: Tracker | None = None) -> dict[str, Any]:
+    """Every figure of the report, as one JSON-ready dict (see evaluation.report)."""
+    corpora = {lang: load_corpus(plan.xquad, lang, plan.articles) for lang in ("ar", "en")}
+    run = Run(plan, embedder, corpora, tracker or Silent())
+    plan.work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "data": _data(plan, corpora),
+        "systems": list(SYSTEMS),
+        "settings": [name for name, _, _ in SETTINGS],
+        "runs": {},
+        "speed": {"ingest": {}, "latency": {}},
+    }
+    with tempfile.TemporaryDirectory(dir=plan.work, prefix="eval-") as tmp:
+        root = Path(tmp)
+        stores = _xquad_stores(run, root, results["speed"]["ingest"])
+        results["data"]["sentences"] = {k: a.store.count_sentences() for k, a in stores.items()}
+        results["runs"]["XQuAD-R"] = _evaluate(run, stores)
+        if plan.distractors is not None:
+            news = _news_articles(plan.distractors)
+            label = f"XQuAD-R + {len(news):,} news articles"
+            stores = _distractor_stores(run, root, plan.distractors, news, results["speed"])
+            results["runs"][label] = _evaluate(run, stores)
+    if plan.corpus is not None:
+        large = _large_store(run, plan.corpus)
+        questions = news_questions(_subset_path(plan), plan.latency_questions)
+        step = run.tracker.phase(f"latency, {plan.large:,} news articles", len(questions))
+        results["speed"]["latency"][f"{plan.large:,} news articles"] = measure_latency(
+            large, questions, lambda: step(1)
+        )
+    return results
+
+
+def _data(plan: Plan, corpora: dict[str, Corpus]) -> dict[str, Any]:
+    return {
+        "xquad": str(plan.xquad),
+        "distractors": str(plan.distractors) if plan.distractors else None,
+        "corpus": str(plan.corpus) if plan.corpus else None,
+        "articles": {lang: len(c.articles) for lang, c in corpora.items()},
+        "questions": len(corpora["en"].questions[: plan.questions]),
+    }
+
+
+def _xquad_stores(run: Run, root: Path, ingest: dict[str, Any]) -> dict[str, Assistant]:
+    stores = {}
+    for lang, corpus in run.corpora.items():
+        assistant = run.assistant(root / f"xquad-{lang}")
+        label = f"XQuAD-R {lang} ({len(corpus.articles)} articles)"
+        progress = run.counter(f"ingest {label} (then bare encode)", len(corpus.articles))
+        ingest[label] = measure_ingest(assistant, corpus.articles, progress)
+        run.add_baseline(assistant, corpus.articles, label)
+        stores[lang] = assistant
+    return stores
+
+
+def _distractor_stores(
+    run: Run, root: Path, source: Path, news: list[Article], speed: dict[str, Any]
+) -> dict[str, Assistant]:
+    base = run.assistant(root / "news")
+    label = f"{len(news):,} news articles"
+    run.ingest(base, news, label)
+    questions = news_questions(source, run.plan.latency_questions)
+    step = run.tracker.phase(f"latency, {label}", len(questions))
+    speed["latency"][label] = measure_latency(base, questions, lambda: step(1))
+    base.store.close()
+    stores = {}
+    for lang, corpus in run.corpora.items():
+        folder = root / f"news+xquad-{lang}"
+        shutil.copytree(root / "news", folder)
+        stores[lang] = run.assistant(folder)
+        run.ingest(stores[lang], corpus.articles, f"XQuAD-R {lang} into a copy of the news store")
+    return stores
+
+
+def _news_articles(path: Path) -> list[Article]:
+    """Every article in a news file, whatever its size (the file is ours, not a user's)."""
+    items = load_paths([path], max_bytes=1 << 34)
+    return [item for item in items if isinstance(item, Article)]
+
+
+def _subset_path(plan: Plan) -> Path:
+    return plan.work / f"saudinewsnet-{plan.large}.jsonl"
+
+
+def _large_store(run: Run, corpus: Path) -> Assistant:
+    """The large news store, kept in the work folder: ingested on the first run only (an
+    interrupted ingestion resumes: complete articles are found unchanged)."""
+    plan = run.plan
+    source = write_subset(corpus, plan.large, _subset_path(plan))
+    assistant = run.assistant(plan.work / f"store-news-{plan.large}")
+    if assistant.store.count_articles() < plan.large:
+        articles = _news_articles(source)
+        progress = run.counter(f"ingest {plan.large:,} news articles (once)", len(articles))
+        assistant.ingest_articles(articles, progress=progress)
+    return assistant
+
+
+def pairs(questions: Corpus, articles: Corpus) -> list[Gold]:
+    """Questions of one language with the gold answers of another (same XQuAD-R ids)."""
+    gold = {g.qid: g for g in articles.questions}
+    return [
+        dataclasses.replace(gold[q.qid], question=q.question)
+        for q in questions.questions
+        if q.qid in gold
+    ]
+
+
+def _evaluate(run: Run, stores: dict[str, Assistant]) -> dict[str, Any]:
+    systems = {lang: _systems(run, assistant) for lang, assistant in stores.items()}
+    settings, losses, details = {}, {}, []
+    for name, asked, over in SETTINGS:
+        golds = pairs(run.corpora[asked], run.corpora[over])[: run.plan.questions]
+        replies = _ask_all(run, name, systems[over], golds)
+        paragraph_of = run.corpora[over].paragraph_of
+        scores = {s: _scores(replies[s], golds, paragraph_of) for s in SYSTEMS}
+        settings[name] = {s: summarize(scores[s]) for s in SYSTEMS}
+        losses[name] = _losses(golds, replies, scores)
+        details += _details(name, golds, replies, scores)
+    for assistant in stores.values():
+        assistant.store.close()
+    return {"settings": settings, "losses": losses, "questions": details}
+
+
+def _systems(run: Run, assistant: Assistant) -> dict[str, System]:
+    table = SentenceTable(assistant.store)
+    chroma = langchain_store(assistant.store, run.embedder)
+    embeddings = EmbedderEmbeddings(run.embedder)
+    return {
+        "BM25": Bm25Baseline(assistant.store, run.plan.depth),
+        "LangChain": LangChainBaseline(chroma, table, embeddings),
+        "news-assistant": ProjectSystem(assistant, run.plan.depth),
+    }
+
+
+def _ask_all(
+    run: Run, setting: str, systems: dict[str, System], golds: Sequence[Gold]
+) -> dict[str, list[Reply]]:
+    replies: dict[str, list[Reply]] = {}
+    for name in SYSTEMS:
+        step = run.tracker.phase(f"{setting}  {name}", len(golds))
+        replies[name] = []
+        for gold in golds:
+            replies[name].append(systems[name].reply(gold.question))
+            step(1)
+    return replies
+
+
+def _losses(
+    golds: Sequence[Gold], replies: dict[str, list[Reply]], scores: dict[str, list[Score]]
+) -> dict[str, Any]:
+    """Where the project misses the gold sentence at rank 1 and a baseline does not."""
+    project = scores["news-assistant"]
+    misses = [i for i, s in enumerate(project) if s.rank != 0]
+    ranks = {"2-5": 0, "6-20": 0, "not ranked": 0}
+    for i in misses:
+        rank = project[i].rank
+        ranks["not ranked" if rank < 0 else "2-5" if rank < 5 else "6-20"] += 1
+    examples: list[dict[str, Any]] = []
+    for i in misses:
+        winner = next((s for s in ("LangChain", "BM25") if scores[s][i].rank == 0), None)
+        if winner is not None and len(examples) < MAX_EXAMPLES:
+            examples.append(_example(golds[i], project[i], replies, winner, i))
+    return {
+        "questions": len(golds),
+        "project_misses_at_1": len(misses),
+        "bm25_hits_where_project_misses": sum(scores["BM25"][i].rank == 0 for i in misses),
+        "langchain_hits_where_project_misses": sum(
+            scores["LangChain"][i].rank == 0 for i in misses
+        ),
+        "project_rank_of_gold": ranks,
+        "examples": examples,
+    }
+
+
+def _details(
+    setting: str,
+    golds: Sequence[Gold],
+    replies: dict[str, list[Reply]],
+    scores: dict[str, list[Score]],
+) -> list[dict[str, Any]]:
+    """One row per question: each system's rank of the gold sentence (1-based, None when not
+    ranked), its first sentence, and whether the project answered and stated the gold."""
+    rows = []
+    for i, gold in enumerate(golds):
+        project = scores["news-assistant"][i]
+        rows.append(
+            {
+                "setting": setting,
+                "qid": gold.qid,
+                "question": gold.question,
+                "answer": gold.answer,
+                "rank": {s: _place(scores[s][i]) for s in SYSTEMS},
+                "top": {s: _top(replies[s][i]) for s in SYSTEMS},
+                "answered": project.answered,
+                "answer_has_gold": project.in_answer,
+                "short_answer": replies["news-assistant"][i].short,
+            }
+        )
+    return rows
+
+
+def _scores(
+    replies: Sequence[Reply], golds: Sequence[Gold], paragraph_of: Callable[[str, int], int]
+) -> list[Score]:
+    return [score(r, g, paragraph_of) for r, g in zip(replies, golds, strict=True)]
+
+
+def _place(s: Score) -> int | None:
+    """The 1-based rank of the gold sentence, None when it was not ranked."""
+    return s.rank + 1 if s.rank >= 0 else None
+
+
+def _top(reply: Reply) -> str:
+    return reply.ranked[0].text if reply.ranked else ""
+
+
+def _example(
+    gold: Gold, project: Score, replies: dict[str, list[Reply]], winner: str, i: int
+) -> dict[str, Any]:
+    return {
+        "qid": gold.qid,
+        "question": gold.question,
+        "answer": gold.answer,
+        "winner": winner,
+        "project_rank": _place(project),
+        "project_top": _top(replies["news-assistant"][i]),
+        "winner_top": _top(replies[winner][i]),
+    }

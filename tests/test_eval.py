@@ -1,0 +1,238 @@
+"""The evaluation's scorer and runner, on an XQuAD-R-shaped set this test writes itself (two
+parallel English/Arabic articles, six questions) plus three Arabic news distractors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evaluation.command import EvalError, plan_from
+from evaluation.metrics import contains_answer, normalize_answer, score, summarize, token_f1
+from evaluation.report import write_report
+from evaluation.run import Plan, pairs, run_eval
+from evaluation.systems import Reply, Sentence, langchain_chunks
+from evaluation.xquad import Gold, check_answers, load_corpus
+
+ARTICLES = {
+    "en": [
+        (
+            "Solar_Farm",
+            [
+                "The Noor solar farm opened in 2018 near the city of Ouarzazate. It was built by "
+                "a consortium led by ACWA Power. The plant covers an area of 3,000 hectares.",
+                "The farm produces 580 megawatts of electricity at its peak. About one million "
+                "homes receive power from it. Engineers clean the mirrors with robots to save "
+                "water.",
+            ],
+        ),
+        (
+            "River_Festival",
+            [
+                "The annual river festival took place in the town of Aswan in March. More than "
+                "20,000 visitors attended the three-day event. The mayor, Ahmed Salem, opened the "
+                "festival with a speech.",
+                "Boat races were the most popular competition this year. A team from Luxor won "
+                "the main race. The organisers plan to double the number of boats next year.",
+            ],
+        ),
+    ],
+    "ar": [
+        (
+            "Solar_Farm",
+            [
+                "افتتحت محطة نور للطاقة الشمسية عام 2018 قرب مدينة ورزازات. وقد بناها تحالف "
+                "تقوده شركة أكوا باور. وتغطي المحطة مساحة 3000 هكتار.",
+                "تنتج المحطة 580 ميغاواط من الكهرباء في ذروتها. ويحصل نحو مليون منزل على الكهرباء "
+                "منها. وينظف المهندسون المرايا بالروبوتات لتوفير المياه.",
+            ],
+        ),
+        (
+            "River_Festival",
+            [
+                "أقيم مهرجان النهر السنوي في مدينة أسوان في شهر مارس. وحضر أكثر من 20 ألف زائر "
+                "الحدث الذي استمر ثلاثة أيام. وافتتح رئيس البلدية أحمد سالم المهرجان بكلمة.",
+                "كانت سباقات القوارب أكثر المسابقات شعبية هذا العام. وفاز فريق من الأقصر بالسباق "
+                "الرئيسي. ويخطط المنظمون لمضاعفة عدد القوارب في العام المقبل.",
+            ],
+        ),
+    ],
+}
+# (article, paragraph, {language: (question, answer)})
+QUESTIONS = [
+    (0, 0, {"en": ("Who built the Noor solar farm?", "a consortium led by ACWA Power"),
+            "ar": ("من بنى محطة نور للطاقة الشمسية؟", "تحالف تقوده شركة أكوا باور")}),
+    (0, 1, {"en": ("How many megawatts does the farm produce?", "580"),
+            "ar": ("كم ميغاواط تنتج المحطة؟", "580")}),
+    (0, 1, {"en": ("Why do engineers clean the mirrors with robots?", "to save water"),
+            "ar": ("لماذا ينظف المهندسون المرايا بالروبوتات؟", "لتوفير المياه")}),
+    (1, 0, {"en": ("How many visitors attended the festival?", "More than 20,000"),
+            "ar": ("كم زائرا حضر المهرجان؟", "أكثر من 20 ألف")}),
+    (1, 0, {"en": ("Who opened the festival?", "Ahmed Salem"),
+            "ar": ("من افتتح المهرجان؟", "أحمد سالم")}),
+    (1, 1, {"en": ("Which team won the main race?", "A team from Luxor"),
+            "ar": ("أي فريق فاز بالسباق الرئيسي؟", "فريق من الأقصر")}),
+]  # fmt: skip
+NEWS = [
+    {"title": "افتتاح مستشفى جديد في جدة", "source": "okaz", "url": "http://example.com/1",
+     "content": "افتتح وزير الصحة مستشفى جديدا في جدة يضم 300 سرير. ويخدم المستشفى أحياء "
+                "جنوب المدينة."},
+    {"title": "أمطار غزيرة على الرياض", "source": "alriyadh", "url": "http://example.com/2",
+     "content": "هطلت أمطار غزيرة على الرياض أمس. وأغلقت السلطات عددا من الأنفاق."},
+    {"title": "فوز الهلال", "source": "sabq", "url": "http://example.com/3",
+     "content": "فاز فريق الهلال على النصر بهدفين مقابل هدف. وسجل الهدفين لاعب الوسط."},
+]  # fmt: skip
+
+
+def write_xquad(folder: Path) -> Path:
+    """The fixture in XQuAD-R's layout: data -> paragraphs -> context, qas, sentences."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for lang, articles in ARTICLES.items():
+        data = []
+        for title, contexts in articles:
+            paragraphs = [{"context": c, "qas": [], "sentences": [], "sentence_breaks": []}
+                          for c in contexts]  # fmt: skip
+            data.append({"title": title, "paragraphs": paragraphs})
+        for n, (a, p, asked) in enumerate(QUESTIONS):
+            question, answer = asked[lang]
+            paragraph = data[a]["paragraphs"][p]
+            start = paragraph["context"].index(answer)
+            paragraph["qas"].append(
+                {"id": f"q{n}", "question": question,
+                 "answers": [{"answer_start": start, "text": answer}]}
+            )  # fmt: skip
+        (folder / f"{lang}.json").write_text(json.dumps({"data": data}, ensure_ascii=False))
+    return folder
+
+
+def test_corpus_offsets_point_at_each_answer(tmp_path: Path) -> None:
+    folder = write_xquad(tmp_path / "xquad-r")
+    for lang in ("ar", "en"):
+        corpus = load_corpus(folder, lang)
+        assert len(corpus.articles) == 2 and len(corpus.questions) == len(QUESTIONS)
+        assert check_answers(corpus) == []
+        gold = corpus.questions[4]
+        assert corpus.paragraph_of(gold.article_id, gold.start) == gold.paragraph == 0
+    cross = pairs(load_corpus(folder, "en"), load_corpus(folder, "ar"))
+    assert cross[5].question == "Which team won the main race?"
+    assert cross[5].answer == "فريق من الأقصر"
+
+
+def test_missing_xquad_folder_is_named(tmp_path: Path) -> None:
+    args = argparse.Namespace(
+        data=tmp_path, work=tmp_path / "w", distractors=None, corpus=None, large=10,
+        no_distractors=False, no_large=False, articles=None, questions=None,
+    )  # fmt: skip
+    with pytest.raises(EvalError, match="no XQuAD-R files"):
+        plan_from(args)
+    write_xquad(tmp_path / "xquad-r")
+    plan = plan_from(args)
+    assert plan.xquad == tmp_path / "xquad-r" and plan.distractors is None
+
+
+GOLD = Gold("q", "Who opened the festival?", "en", "art", 1, 120, 131, "Ahmed Salem")
+HIT = Sentence("art", 100, 160, "The mayor, Ahmed Salem, opened the festival.")
+MISS = Sentence("art", 0, 99, "The annual river festival took place in Aswan.")
+OTHER = Sentence("other", 100, 160, "Ahmed Salem is a common name.")
+
+
+def paragraph_of(article_id: str, offset: int) -> int:
+    return offset // 100
+
+
+def test_scores_of_a_perfect_a_late_and_an_abstaining_reply() -> None:
+    perfect = score(Reply([HIT, MISS], HIT.text, "Ahmed Salem", [HIT]), GOLD, paragraph_of)
+    late = score(Reply([MISS, OTHER, HIT], MISS.text, "", [MISS]), GOLD, paragraph_of)
+    none = score(Reply([HIT], "The articles do not say.", "", [HIT], False), GOLD, paragraph_of)
+    assert (perfect.rank, late.rank, none.rank) == (0, 2, 0)
+    assert (perfect.paragraph_rank, late.paragraph_rank) == (0, 2)  # (art,0) (other,1) (art,1)
+    figures = summarize([perfect, late, none])
+    assert figures["recall@1"] == pytest.approx(200 / 3)
+    assert figures["mrr"] == pytest.approx(100 * (1 + 1 / 3 + 1) / 3)
+    assert figures["short_stated"] == pytest.approx(100 / 3) and figures["short_em"] == 100
+    assert figures["answer_has_gold"] == pytest.approx(100 / 3)  # abstaining never counts
+    assert figures["citation_precision"] == 50.0  # HIT yes, MISS no; the abstention cites none
+    assert figures["citation_recall"] == pytest.approx(100 / 3)
+    assert figures["abstained"] == pytest.approx(100 / 3)
+
+
+def test_answer_matching_normalises_but_keeps_numbers_whole() -> None:
+    gold = Gold("q", "?", "ar", "a", 0, 0, 3, "أكثر من 20 ألف")
+    assert contains_answer("وحضر اكثر من 20 ألف زائر", gold)  # hamza form normalised
+    assert not contains_answer("وحضر اكثر من 200 ألف زائر", gold)
+    assert contains_answer(
+        "وفاز فريق من الأقصر بالسباق", Gold("q", "?", "ar", "a", 0, 0, 1, "الأقصر")
+    )
+    assert normalize_answer("The Luxor team!") == "luxor team"
+    assert token_f1("a team from Luxor", "A team from Luxor") == 1.0
+    assert token_f1("Luxor", "A team from Luxor") == pytest.approx(2 * 1 * (1 / 3) / (1 + 1 / 3))
+
+
+def test_langchain_chunks_keep_their_offsets(tmp_path: Path) -> None:
+    corpus = load_corpus(write_xquad(tmp_path / "x"), "en")
+    text = corpus.articles[0].text
+    for chunk in langchain_chunks(corpus.articles):
+        start = chunk.metadata["start_index"]
+        if chunk.metadata["article_id"] == corpus.articles[0].id:
+            assert text[start : start + len(chunk.page_content)] == chunk.page_content
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory, e5_embedder: Any) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("eval")
+    news = root / "news.jsonl"
+    news.write_text("".join(json.dumps(n, ensure_ascii=False) + "\n" for n in NEWS))
+    plan = Plan(
+        xquad=write_xquad(root / "xquad-r"), work=root / "work", distractors=news,
+        latency_questions=4,
+    )  # fmt: skip
+    return run_eval(plan, e5_embedder)
+
+
+@pytest.mark.model
+def test_eval_runs_every_system_in_every_setting(results: dict[str, Any]) -> None:
+    runs = results["runs"]
+    assert list(runs) == ["XQuAD-R", "XQuAD-R + 3 news articles"]
+    for run in runs.values():
+        for setting in ("ar->ar", "en->en", "en->ar"):
+            for system in ("BM25", "LangChain", "news-assistant"):
+                figures = run["settings"][setting][system]
+                assert figures["questions"] == len(QUESTIONS)
+                percents = {k: v for k, v in figures.items() if not k.endswith("_ms")}
+                assert all(0 <= v <= 100 for k, v in percents.items() if k != "questions")
+        assert len(run["questions"]) == 3 * len(QUESTIONS)
+    assert results["data"]["sentences"] == {"ar": 12, "en": 12}
+
+
+@pytest.mark.model
+def test_eval_figures_are_what_the_fixture_implies(results: dict[str, Any]) -> None:
+    clean = results["runs"]["XQuAD-R"]["settings"]
+    # Monolingual questions share words with their sentence: BM25 and the project find it.
+    assert clean["ar->ar"]["BM25"]["recall@1"] >= 80
+    assert clean["en->en"]["BM25"]["recall@1"] >= 80
+    for setting in ("ar->ar", "en->en", "en->ar"):
+        assert clean[setting]["news-assistant"]["recall@5"] == 100
+        assert clean[setting]["LangChain"]["paragraph_recall@5"] == 100
+    # English questions share no words with Arabic sentences (only the figure 580).
+    assert clean["en->ar"]["BM25"]["recall@1"] <= 100 / len(QUESTIONS)
+    with_news = results["runs"]["XQuAD-R + 3 news articles"]["settings"]
+    assert with_news["ar->ar"]["news-assistant"]["recall@5"] == 100
+
+
+@pytest.mark.model
+def test_eval_measures_speed_and_writes_the_report(results: dict[str, Any], tmp_path: Path) -> None:
+    ingest = results["speed"]["ingest"]
+    assert set(ingest) == {"XQuAD-R ar (2 articles)", "XQuAD-R en (2 articles)"}
+    assert all(i["texts_match_store"] and i["ratio"] > 0 for i in ingest.values())
+    latency = results["speed"]["latency"]["3 news articles"]
+    assert latency["articles"] == 3 and latency["questions"] == 4 and latency["p50_ms"] > 0
+    saved = {k: v for k, v in results.items() if k != "runs"}
+    saved["runs"] = {n: {k: v for k, v in r.items() if k != "questions"}
+                     for n, r in results["runs"].items()}  # fmt: skip
+    paths = write_report(saved, tmp_path / "out")
+    assert [p.name for p in paths] == ["results.json", "report.md", "chart.png"]
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "XQuAD-R + 3 news articles" in report and "Ratio" in report
