@@ -6,6 +6,7 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -106,15 +107,28 @@ def run(embedder: Embedder, args: argparse.Namespace, console: Console) -> int:
         ) from exc
     plan = plan_from(args)
     tracker = BarTracker(console)
+
+    def save(results: dict[str, Any]) -> list[Path]:
+        return save_results(results, args.out, write_report)
+
     with tracker.bar:
-        results = run_eval(plan, embedder, tracker)
-    details = [row for r in results["runs"].values() for row in r.pop("questions", [])]
-    written = write_report(results, args.out)
-    questions = args.out / "questions.jsonl"
-    questions.write_text(
-        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in details), encoding="utf-8"
-    )
+        results = run_eval(plan, embedder, tracker, checkpoint=save)
+    written = save(results)
     print((args.out / "report.md").read_text(encoding="utf-8"))
-    for path in [*written, questions]:
+    for path in written:
         console.print(f"wrote {path}")
     return 0
+
+
+def save_results(
+    results: dict[str, Any], out: Path, write: Callable[[dict[str, Any], Path], list[Path]]
+) -> list[Path]:
+    """The report files, plus questions.jsonl: one line per question and setting (the
+    per-question rows are kept out of results.json)."""
+    runs = {name: dict(run) for name, run in results["runs"].items()}
+    details = [row for run in runs.values() for row in run.pop("questions", [])]
+    written = write({**results, "runs": runs}, out)
+    questions = out / "questions.jsonl"
+    rows = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in details)
+    questions.write_text(rows, encoding="utf-8")
+    return [*written, questions]

@@ -110,8 +110,19 @@ class Run:
         add_to_langchain(chroma, articles, step)
 
 
-def run_eval(plan: Plan, embedder: Embedder, tracker: Tracker | None = None) -> dict[str, Any]:
-    """Every figure of the report, as one JSON-ready dict (see evaluation.report)."""
+Checkpoint = Callable[[dict[str, Any]], object]
+
+
+def run_eval(
+    plan: Plan,
+    embedder: Embedder,
+    tracker: Tracker | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> dict[str, Any]:
+    """Every figure of the report, as one JSON-ready dict (see evaluation.report).
+    `checkpoint` gets the results so far after each run, so a long run stopped late keeps
+    what it measured."""
+    checkpoint = checkpoint or (lambda results: None)
     corpora = {lang: load_corpus(plan.xquad, lang, plan.articles) for lang in ("ar", "en")}
     run = Run(plan, embedder, corpora, tracker or Silent())
     plan.work.mkdir(parents=True, exist_ok=True)
@@ -128,11 +139,13 @@ def run_eval(plan: Plan, embedder: Embedder, tracker: Tracker | None = None) -> 
         stores = _xquad_stores(run, root, results["speed"]["ingest"])
         results["data"]["sentences"] = {k: a.store.count_sentences() for k, a in stores.items()}
         results["runs"]["XQuAD-R"] = _evaluate(run, stores)
+        checkpoint(results)
         if plan.distractors is not None:
             news = _news_articles(plan.distractors)
             label = f"XQuAD-R + {len(news):,} news articles"
             stores = _distractor_stores(run, root, plan.distractors, news, results["speed"])
             results["runs"][label] = _evaluate(run, stores)
+            checkpoint(results)
     if plan.corpus is not None:
         large = _large_store(run, plan.corpus)
         questions = news_questions(_subset_path(plan), plan.latency_questions)

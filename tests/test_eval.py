@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from evaluation.command import EvalError, plan_from
+from evaluation.command import EvalError, plan_from, save_results
 from evaluation.metrics import contains_answer, normalize_answer, score, summarize, token_f1
 from evaluation.report import write_report
 from evaluation.run import Plan, pairs, run_eval
@@ -229,10 +229,13 @@ def test_eval_measures_speed_and_writes_the_report(results: dict[str, Any], tmp_
     assert all(i["texts_match_store"] and i["ratio"] > 0 for i in ingest.values())
     latency = results["speed"]["latency"]["3 news articles"]
     assert latency["articles"] == 3 and latency["questions"] == 4 and latency["p50_ms"] > 0
-    saved = {k: v for k, v in results.items() if k != "runs"}
-    saved["runs"] = {n: {k: v for k, v in r.items() if k != "questions"}
-                     for n, r in results["runs"].items()}  # fmt: skip
-    paths = write_report(saved, tmp_path / "out")
-    assert [p.name for p in paths] == ["results.json", "report.md", "chart.png"]
+    paths = save_results(results, tmp_path / "out", write_report)
+    names = ["results.json", "report.md", "chart.png", "questions.jsonl"]
+    assert [p.name for p in paths] == names
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "XQuAD-R + 3 news articles" in report and "Ratio" in report
+    rows = (tmp_path / "out" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 2 * 3 * len(QUESTIONS)
+    assert json.loads(rows[0])["rank"].keys() == {"BM25", "LangChain", "news-assistant"}
+    saved = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    assert "questions" not in saved["runs"]["XQuAD-R"] and "questions" in results["runs"]["XQuAD-R"]
