@@ -113,7 +113,7 @@ class Retriever:
     def lexical_index(self) -> LexicalIndex:
         count = self.store.count_sentences()
         if self._lexical is None or count != self._lexical_count:
-            self._lexical = LexicalIndex(_candidate(hit) for hit in self.store.iter_sentences())
+            self._lexical = LexicalIndex(candidate_of(hit) for hit in self.store.iter_sentences())
             self._lexical_count = count
         return self._lexical
 
@@ -121,7 +121,7 @@ class Retriever:
         w, where = self.weights, filters.where()
         pool: dict[tuple[str, int], Candidate] = {}
         for hit in self.store.query_sentences(vector, w.dense_k, where):
-            pool[(hit.article_id, hit.index)] = _candidate(hit).scored(dense=hit.score)
+            pool[(hit.article_id, hit.index)] = candidate_of(hit).scored(dense=hit.score)
         chunk_scores = self._chunk_scores(vector, where)
         terms = content_words(question.search_text)
         for c in self.lexical_index().search(terms, w.lexical_k, filters.allows):
@@ -173,7 +173,8 @@ def _kind_match(kind: str, text: str) -> float:
     return 0.0
 
 
-def _candidate(hit: SentenceHit) -> Candidate:
+def candidate_of(hit: SentenceHit) -> Candidate:
+    """The retrieval candidate for a stored sentence (no scores yet)."""
     return Candidate(
         id=hit.id,
         article_id=hit.article_id,

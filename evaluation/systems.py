@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +24,7 @@ from assistant.api import Assistant
 from assistant.candidates import Candidate
 from assistant.lexical import LexicalIndex
 from assistant.questions import content_words
+from assistant.retrieve import candidate_of
 from ingest.articles import Article
 from ingest.embedder import Embedder
 from ingest.store import ArticleStore, SentenceHit
@@ -99,7 +100,7 @@ class Bm25Baseline:
     name = "BM25"
 
     def __init__(self, store: ArticleStore, depth: int = 20) -> None:
-        self.index = LexicalIndex(_candidates(store.iter_sentences()))
+        self.index = LexicalIndex(map(candidate_of, store.iter_sentences()))
         self.depth = depth
 
     def reply(self, question: str) -> Reply:
@@ -109,23 +110,6 @@ class Bm25Baseline:
         ranked = [_sentence(c) for c in self.index.search(content_words(question), self.depth)]
         top = ranked[:1]
         return Reply(ranked, top[0].text if top else "", cited=top, answered=bool(top))
-
-
-def _candidates(hits: Iterable[SentenceHit]) -> Iterable[Candidate]:
-    for hit in hits:
-        yield Candidate(
-            id=hit.id,
-            article_id=hit.article_id,
-            sentence_index=hit.index,
-            start=hit.start,
-            end=hit.end,
-            text=hit.text,
-            title=hit.title,
-            source=hit.source,
-            url=hit.url,
-            date=hit.date,
-            language=hit.language,
-        )
 
 
 class EmbedderEmbeddings(Embeddings):
