@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from assistant.api import Assistant, with_location
 from assistant.settings import Settings
-from evaluation.metrics import Score, score, summarize
+from evaluation.metrics import Paragraphs, Score, score, summarize
 from evaluation.news import write_subset
 from evaluation.speed import measure_ingest, measure_latency, news_questions
 from evaluation.systems import (
@@ -265,7 +265,10 @@ def _ask_all(
         step = run.tracker.phase(f"{setting}  {name}", len(golds))
         replies[name] = []
         for gold in golds:
-            replies[name].append(systems[name].reply(gold.question))
+            started = time.perf_counter()
+            reply = systems[name].reply(gold.question)
+            reply.ms = (time.perf_counter() - started) * 1000
+            replies[name].append(reply)
             step(1)
     return replies
 
@@ -325,7 +328,7 @@ def _details(
 
 
 def _scores(
-    replies: Sequence[Reply], golds: Sequence[Gold], paragraph_of: Callable[[str, int], int]
+    replies: Sequence[Reply], golds: Sequence[Gold], paragraph_of: Paragraphs
 ) -> list[Score]:
     return [score(r, g, paragraph_of) for r, g in zip(replies, golds, strict=True)]
 

@@ -11,7 +11,6 @@ text and the sentences it cites, all over the same store contents:
 from __future__ import annotations
 
 import bisect
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -55,7 +54,7 @@ class Reply:
     short: str = ""
     cited: list[Sentence] = field(default_factory=list)
     answered: bool = True
-    ms: float = 0.0
+    ms: float = 0.0  # set by the caller that timed the reply
 
 
 class System(Protocol):
@@ -68,13 +67,6 @@ def _sentence(hit: SentenceHit | Candidate) -> Sentence:
     return Sentence(hit.article_id, hit.start, hit.end, hit.text)
 
 
-def _timed(run: Callable[[], Reply]) -> Reply:
-    started = time.perf_counter()
-    reply = run()
-    reply.ms = (time.perf_counter() - started) * 1000
-    return reply
-
-
 class ProjectSystem:
     """This project, through its public API; `depth` sentences of evidence are ranked."""
 
@@ -85,9 +77,6 @@ class ProjectSystem:
         self.depth = depth
 
     def reply(self, question: str) -> Reply:
-        return _timed(lambda: self._reply(question))
-
-    def _reply(self, question: str) -> Reply:
         answer = self.assistant.ask(question, k=self.depth)
         ranked = [Sentence(e.article_id, e.start, e.end, e.sentence) for e in answer.evidence]
         cited = [Sentence(c.article_id, c.start, c.end, c.sentence) for c in answer.citations]
@@ -104,9 +93,6 @@ class Bm25Baseline:
         self.depth = depth
 
     def reply(self, question: str) -> Reply:
-        return _timed(lambda: self._reply(question))
-
-    def _reply(self, question: str) -> Reply:
         ranked = [_sentence(c) for c in self.index.search(content_words(question), self.depth)]
         top = ranked[:1]
         return Reply(ranked, top[0].text if top else "", cited=top, answered=bool(top))
@@ -200,9 +186,6 @@ class LangChainBaseline:
         self.chunks = chunks
 
     def reply(self, question: str) -> Reply:
-        return _timed(lambda: self._reply(question))
-
-    def _reply(self, question: str) -> Reply:
         vector = self.embeddings.embed_query(question)
         documents = self.chroma.similarity_search_by_vector(vector, k=self.chunks)
         query = np.asarray(vector, dtype=np.float32)
