@@ -113,15 +113,25 @@ def _counted_noun(toks: list[Token], i: int) -> tuple[int, str]:
     return toks[i].end, ""
 
 
+NEAR_TERM = 3  # words between a figure and a question term for the figure to be about it
+
+
 def relevant_figures(sentence: str, stems: Sequence[str]) -> list[Figure]:
-    """Figures whose counted noun matches the question's terms; failing that, all figures in a
-    sentence that mentions one of the terms."""
-    all_figures = figures(sentence)
-    direct = [f for f in all_figures if f.counted and any(stem_match(f.counted, s) for s in stems)]
+    """Figures whose counted noun matches the question's terms; failing that, figures within
+    NEAR_TERM words of one of the terms, in the same clause ("30 people were killed" for "how
+    many died?")."""
+    all_figures = [f for f in figures(sentence) if f.counted]
+    direct = [f for f in all_figures if any(stem_match(f.counted, s) for s in stems)]
     if direct:
         return direct
-    mentions = any(_matches(t, stems) for t in tokens(sentence))
-    return [f for f in all_figures if f.counted] if mentions else []
+    terms = [tok for tok in tokens(sentence) if _matches(tok, stems)]
+    return [f for f in all_figures if any(_near(sentence, f.span, term) for term in terms)]
+
+
+def _near(sentence: str, span: Span, term: Token) -> bool:
+    start, end = (span.end, term.start) if span.end <= term.start else (term.end, span.start)
+    between = sentence[start:end] if start <= end else ""
+    return len(between.split()) <= NEAR_TERM and not _CLAUSE_STOP.search(between)
 
 
 _PAST = re.compile(

@@ -28,6 +28,13 @@ def test_relevant_figures_match_the_counted_noun() -> None:
     assert relevant_figures(SENTENCES[2], civilians) == []
 
 
+def test_relevant_figures_without_the_noun_must_sit_next_to_a_term() -> None:
+    sentence = "The Panthers defense ranked sixth, while Allen, a 5-time Pro Bowler, had 136 sacks."
+    assert relevant_figures(sentence, ("point", "panther", "defens")) == []
+    near = "Local sources said 30 people were killed, and 12 houses burned in 2 villages."
+    assert [f.span.text for f in relevant_figures(near, ("kill", "die"))] == ["30 people"]
+
+
 def test_speakers_follow_the_article() -> None:
     found = speakers(SENTENCES)
     assert found[0] == "مصادر محلية"
