@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from assistant.candidates import Candidate
 from assistant.extract import Figure, actor, figures, past_time, relevant_figures
 from assistant.lexicon import expand_en
-from assistant.questions import Question
+from assistant.questions import Question, asks_for_actor
 from assistant.types import Answer, Citation, Evidence
 
 PHRASES = {
@@ -86,7 +86,7 @@ def _claims(question: Question, pool: Sequence[Candidate], speaker_of: Speakers)
         found = _distinct([claim for claim in claims if claim is not None])[:MAX_CITATIONS]
         if found:
             return sorted(found, key=lambda claim: claim.candidate.key)
-    if question.kind == "who":
+    if asks_for_actor(question):
         found = _actor_claims(question, pool, speaker_of)
         if found:
             return found[:MAX_CITATIONS]

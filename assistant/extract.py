@@ -14,6 +14,7 @@ from assistant.lexicon import (
     AR_NUMBER_WORDS,
     AR_QUALIFIERS,
     AR_SAY_VERBS,
+    EN_HEDGES,
     EN_NUMBER_WORDS,
     EN_QUALIFIERS,
     EN_SAY_VERBS,
@@ -239,9 +240,11 @@ def actor(sentence: str, verb_stems: Sequence[str], object_stems: Sequence[str])
     الذي تقوده الولايات المتحدة"; None when the verb is not in the sentence."""
     toks = tokens(sentence)
     for i, tok in enumerate(toks):
-        if not _matches(tok, verb_stems):
-            continue
-        if _subject_first(toks, i):
+        if not _matches(tok, verb_stems) or sentence[tok.start - 1 : tok.start] == "-":
+            continue  # "US-led" is no verb
+        if tok.text.isascii():
+            found = _english_actor(sentence, toks, i, object_stems)
+        elif _subject_first(toks, i):
             found = _phrase_before(sentence, toks, i) or _phrase_after(
                 sentence, toks, i, object_stems
             )
@@ -252,6 +255,78 @@ def actor(sentence: str, verb_stems: Sequence[str], object_stems: Sequence[str])
         if found is not None:
             return found
     return None
+
+
+_EN_PARTICLES = frozenset("out up off down".split())
+_EN_BE = frozenset("is are was were be been being".split())
+_EN_PREPOSITIONS = frozenset("in on at near from with to for of during after before since".split())
+_EN_CLAUSE_START = frozenset("that which who and but".split()) | EN_SAY_VERBS
+
+
+def _english_actor(
+    sentence: str, toks: list[Token], i: int, object_stems: Sequence[str]
+) -> Span | None:
+    """The actor in an English sentence: "likely carried out by the US-led coalition" (passive:
+    the by-phrase) or "The coalition carried out the strike" (active: the subject before the
+    verb, with the question's object when it follows closely). None for a passive without
+    "by", no subject, or a sentence without the question's object (the verb about something
+    else)."""
+    objects = [tok for tok in toks if tok.norm not in _EN_PARTICLES and _matches(tok, object_stems)]
+    if object_stems and not objects:
+        return None
+    first = i
+    while first > 0 and toks[first - 1].norm in EN_HEDGES:
+        first -= 1
+    j = i + 1
+    while j < len(toks) and toks[j].norm in _EN_PARTICLES:
+        j += 1
+    if j + 1 < len(toks) and toks[j].norm == "by":
+        end = _english_phrase_end(sentence, toks, j + 1)
+        return _span(sentence, toks[first].start, toks[end].end)
+    if first > 0 and toks[first - 1].norm in _EN_BE:
+        return None  # "the strike was carried out": the subject is what was acted on
+    start = _english_subject_start(sentence, toks, first)
+    if start is None:
+        return None
+    end = _object_end(sentence, toks, j, object_stems)
+    return _span(sentence, toks[start].start, toks[end].end)
+
+
+def _english_phrase_end(sentence: str, toks: list[Token], j: int) -> int:
+    """The last token of the noun phrase starting at `j`: up to a clause stop, a preposition
+    or 8 words."""
+    end = j
+    while end + 1 < len(toks) and end + 1 - j < 8:
+        gap = sentence[toks[end].end : toks[end + 1].start]
+        if _CLAUSE_STOP.search(gap) or toks[end + 1].norm in _EN_PREPOSITIONS:
+            break
+        end += 1
+    return end
+
+
+def _english_subject_start(sentence: str, toks: list[Token], i: int) -> int | None:
+    """The first token of the subject ending right before `i`: back to a clause stop, "that",
+    a say-verb or the sentence start; None when there is none or it runs over 8 words."""
+    start = i
+    while start > 0:
+        gap = sentence[toks[start - 1].end : toks[start].start]
+        if _CLAUSE_STOP.search(gap) or toks[start - 1].norm in _EN_CLAUSE_START:
+            break
+        start -= 1
+    return start if 0 < i - start <= 8 else None
+
+
+def _object_end(sentence: str, toks: list[Token], j: int, object_stems: Sequence[str]) -> int:
+    """The verb's phrase end: through the question's object when it comes within four words
+    (same clause), else the verb (with its particle) alone."""
+    for k in range(j, min(j + 4, len(toks))):
+        if k > j and _CLAUSE_STOP.search(sentence[toks[k - 1].end : toks[k].start]):
+            break
+        if _matches(toks[k], object_stems):
+            while k + 1 < len(toks) and _matches(toks[k + 1], object_stems):
+                k += 1  # "Super Bowl XLIX"
+            return k
+    return j - 1
 
 
 _THAT_WORDS = frozenset({"ان", "انه", "بان"})

@@ -63,6 +63,7 @@ AR_CONTINUE_VERBS = frozenset(normalize(w) for w in "أضاف أضافت تاب�
 AR_ACCORDING = frozenset(normalize(w) for w in ("وفقاً", "وفق", "بحسب", "حسب"))
 EN_SAY_VERBS = frozenset("said says told added stated reported announced confirmed".split())
 
+EN_HEDGES = frozenset("likely probably reportedly allegedly apparently possibly".split())
 AR_HEDGES = tuple(normalize(w) for w in ("على الأرجح", "ربما", "قد", "يرجح", "على ما يبدو"))
 
 AR_NUMBER_WORDS = {

@@ -28,6 +28,10 @@ _KINDS_AR = (
     ("when", re.compile(r"(^|\s)متي(\s|$)|في اي (عام|سنه|يوم|تاريخ)")),
     ("where", re.compile(r"(^|\s)(اين|في اي (مدينه|بلده|منطقه|مكان))(\s|$)")),
 )
+_NOT_ACTOR_EN = re.compile(
+    rf"{_LEAD}(who|whom)\s+(is|are|was|were|did|does|do|has|have|had|will|would|can|could)\b"
+)
+_NOT_ACTOR_AR = re.compile(r"^\W*(و)?(من|مَن)\s+(هو|هي|هم|كان|كانت)(\s|$)")
 _FOLLOW_UP_EN = re.compile(r"^\W*(and|also|what about|how about|then)\b|\b(they|them|it|he|she|"
                            r"his|her|its|their|those|that one)\b")  # fmt: skip
 _FOLLOW_UP_AR = re.compile(r"^\W*(و|ماذا عن|وماذا)|(\s|^)(هم|هو|هي|ذلك|تلك|هؤلاء)(\s|$)")
@@ -70,6 +74,16 @@ def question_kind(text: str, language: str) -> str:
         if pattern.search(norm):
             return kind
     return "other"
+
+
+def asks_for_actor(question: Question) -> bool:
+    """Does a who-question ask who did its verb ("who carried out the strike?"), rather than
+    who someone is ("who was the commander?"), who was acted on ("who was killed?") or an
+    object ("who did the army arrest?")?"""
+    if question.kind != "who":
+        return False
+    pattern = _NOT_ACTOR_AR if question.language == "ar" else _NOT_ACTOR_EN
+    return not pattern.search(normalize(question.text))
 
 
 def content_words(text: str) -> tuple[str, ...]:

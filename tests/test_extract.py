@@ -6,7 +6,7 @@ import pytest
 from conftest import SAMPLE_ARTICLE
 
 from assistant.extract import actor, figures, past_time, relevant_figures, speakers
-from assistant.questions import analyse, is_follow_up, question_kind
+from assistant.questions import analyse, asks_for_actor, is_follow_up, question_kind
 from ingest.sentences import split_sentences
 
 SENTENCES = [s.text for s in split_sentences(SAMPLE_ARTICLE.read_text(encoding="utf-8"))]
@@ -33,6 +33,30 @@ def test_relevant_figures_without_the_noun_must_sit_next_to_a_term() -> None:
     assert relevant_figures(sentence, ("point", "panther", "defens")) == []
     near = "Local sources said 30 people were killed, and 12 houses burned in 2 villages."
     assert [f.span.text for f in relevant_figures(near, ("kill", "die"))] == ["30 people"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The strike was carried out by the US-led coalition, officials said.",
+         "carried out by the US-led coalition"),
+        ("The US-led coalition carried out the strike on Friday.",
+         "The US-led coalition carried out the strike"),
+        ("Officials said the strike was likely carried out by militants.",
+         "likely carried out by militants"),
+        ("Officials said that militants probably carried out the strike.",
+         "militants probably carried out the strike"),
+        ("Officials said the strike was carried out at dawn.", None),  # passive, no actor
+        ("The coalition carried out a review of its targets.", None),  # not the strike
+        ("The strike hit a US-led coalition base.", None),  # "led" is no verb here
+    ],
+)  # fmt: skip
+def test_english_actor_reads_active_and_passive(sentence: str, expected: str | None) -> None:
+    verbs, objects = ("carried", "carri", "led"), ("out", "strike")
+    found = actor(sentence, verbs, objects)
+    assert (found.text if found else None) == expected
+    if found:
+        assert sentence[found.start : found.end] == found.text
 
 
 def test_speakers_follow_the_article() -> None:
@@ -86,6 +110,23 @@ def test_actor_keeps_hedges_verbatim() -> None:
 )
 def test_question_kinds(question: str, kind: str) -> None:
     assert question_kind(question, analyse(question).language) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who carried out the strike?", True),
+        ("and who carried it out?", True),
+        ("من نفذ الغارة؟", True),
+        ("Who was killed in the strike?", False),  # the victims, not the doer
+        ("Who did the army arrest?", False),  # the object
+        ("Who is the coalition spokesman?", False),  # an identity
+        ("من هو المتحدث باسم التحالف؟", False),
+        ("How many civilians died?", False),
+    ],
+)
+def test_who_questions_that_ask_for_the_doer(question: str, expected: bool) -> None:
+    assert asks_for_actor(analyse(question)) is expected
 
 
 def test_follow_up_borrows_the_previous_question() -> None:
