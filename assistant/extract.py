@@ -297,8 +297,7 @@ def _english_phrase_end(sentence: str, toks: list[Token], j: int) -> int:
     or 8 words."""
     end = j
     while end + 1 < len(toks) and end + 1 - j < 8:
-        gap = sentence[toks[end].end : toks[end + 1].start]
-        if _CLAUSE_STOP.search(gap) or toks[end + 1].norm in _EN_PREPOSITIONS:
+        if _clause_break(sentence, toks, end + 1) or toks[end + 1].norm in _EN_PREPOSITIONS:
             break
         end += 1
     return end
@@ -309,8 +308,7 @@ def _english_subject_start(sentence: str, toks: list[Token], i: int) -> int | No
     a say-verb or the sentence start; None when there is none or it runs over 8 words."""
     start = i
     while start > 0:
-        gap = sentence[toks[start - 1].end : toks[start].start]
-        if _CLAUSE_STOP.search(gap) or toks[start - 1].norm in _EN_CLAUSE_START:
+        if _clause_break(sentence, toks, start) or toks[start - 1].norm in _EN_CLAUSE_START:
             break
         start -= 1
     return start if 0 < i - start <= 8 else None
@@ -320,13 +318,18 @@ def _object_end(sentence: str, toks: list[Token], j: int, object_stems: Sequence
     """The verb's phrase end: through the question's object when it comes within four words
     (same clause), else the verb (with its particle) alone."""
     for k in range(j, min(j + 4, len(toks))):
-        if k > j and _CLAUSE_STOP.search(sentence[toks[k - 1].end : toks[k].start]):
+        if k > j and _clause_break(sentence, toks, k):
             break
         if _matches(toks[k], object_stems):
             while k + 1 < len(toks) and _matches(toks[k + 1], object_stems):
                 k += 1  # "Super Bowl XLIX"
             return k
     return j - 1
+
+
+def _clause_break(sentence: str, toks: list[Token], k: int) -> bool:
+    """Is there clause punctuation between token k - 1 and token k?"""
+    return bool(_CLAUSE_STOP.search(sentence[toks[k - 1].end : toks[k].start]))
 
 
 _THAT_WORDS = frozenset({"ان", "انه", "بان"})
@@ -352,8 +355,7 @@ def _phrase_after(
     while end < len(toks) and not _matches(toks[end], object_stems):
         if end > j and toks[end].norm in _PREPOSITIONS:
             break
-        gap = sentence[toks[end - 1].end : toks[end].start]
-        if end > j and _CLAUSE_STOP.search(gap.replace('"', "")):
+        if end > j and _clause_break(sentence, toks, end):
             break
         end += 1
     if end == j or end - j > 14:
@@ -367,8 +369,7 @@ def _phrase_before(sentence: str, toks: list[Token], i: int) -> Span | None:
         j -= 1
     start = j
     while start > 0 and toks[start - 1].norm not in {"ان", "انه", "بان"}:
-        gap = sentence[toks[start - 1].end : toks[start].start]
-        if _CLAUSE_STOP.search(gap.replace('"', "")):
+        if _clause_break(sentence, toks, start):
             break
         start -= 1
     if j < 0 or i - start > 12:
