@@ -271,8 +271,9 @@ def _english_actor(
     verb, with the question's object when it follows closely). None for a passive without
     "by", no subject, or a sentence without the question's object (the verb about something
     else)."""
-    objects = [tok for tok in toks if tok.norm not in _EN_PARTICLES and _matches(tok, object_stems)]
-    if object_stems and not objects:
+    if object_stems and not any(
+        tok.norm not in _EN_PARTICLES and _matches(tok, object_stems) for tok in toks
+    ):
         return None
     first = i
     while first > 0 and toks[first - 1].norm in EN_HEDGES:
