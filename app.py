@@ -1,12 +1,11 @@
-"""Start the web UI over the configured store: `python app.py` (settings: assistant/settings.py)."""
+"""Start the web UI over the configured store: `python app.py` (settings: core/settings.py)."""
 
 from __future__ import annotations
 
 import logging
 
-from assistant.api import Assistant
-from assistant.settings import Settings
-from assistant.ui import build_app, launch
+from assistant import Assistant, Settings
+from assistant.frontends.ui import build_app, launch
 
 
 def main() -> None:

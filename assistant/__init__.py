@@ -1,25 +1,84 @@
-"""news-assistant: ask questions of news articles and get answers that cite their sources."""
+"""news-assistant: ask questions of news articles and get answers that cite their sources.
 
-from assistant.answering import QuestionError
-from assistant.api import Assistant
-from assistant.retrieve import Filters
-from assistant.settings import Settings
-from assistant.types import Answer, Citation, Evidence
-from ingest.errors import LoadError, ModelError, NewsAssistantError, SettingsError, StoreError
+The public API: `Assistant` and the one result type (`Answer`, `Citation`, `Evidence`); the
+answer pipeline's parts, to pass your own to `Assistant(...)`; and the building blocks the
+evaluation and other tools use (articles, loading, the store and embedder protocols, BM25 with
+the project's normalisation).
+"""
+
+from assistant.api import Assistant, with_location
+from assistant.ask.check import CitationChecker, MarkerChecker
+from assistant.ask.draft import Answerer, Claim, Draft, marker
+from assistant.ask.extractive import ExtractiveAnswerer
+from assistant.ask.lexical import LexicalIndex
+from assistant.ask.pipeline import AnswerPipeline, build_pipeline
+from assistant.ask.question import Question, content_words, read_question
+from assistant.ask.rerank import FusionReranker, Reranker
+from assistant.ask.retrieve import HybridRetriever, Retriever
+from assistant.ask.select import Calibration, EvidenceModel, EvidenceSelector, Selection
+from core.chroma import ChromaStore
+from core.embedder import Embedder, HashingEmbedder, build_embedder
+from core.errors import (
+    LoadError,
+    ModelError,
+    NewsAssistantError,
+    QuestionError,
+    SettingsError,
+    StoreError,
+)
+from core.normalize import normalize
+from core.settings import Settings
+from core.store import ArticleStore
+from core.types import Answer, Article, Citation, Evidence, Filters, SentenceRecord
+from ingest.articles import make_article
+from ingest.load import LoadFailure, load_paths
 from ingest.pipeline import IngestSummary
 
 __all__ = [
     "Answer",
+    "AnswerPipeline",
+    "Answerer",
+    "Article",
+    "ArticleStore",
     "Assistant",
+    "Calibration",
+    "ChromaStore",
     "Citation",
+    "CitationChecker",
+    "Claim",
+    "Draft",
+    "Embedder",
     "Evidence",
+    "EvidenceModel",
+    "EvidenceSelector",
+    "ExtractiveAnswerer",
     "Filters",
+    "FusionReranker",
+    "HashingEmbedder",
+    "HybridRetriever",
     "IngestSummary",
+    "LexicalIndex",
     "LoadError",
+    "LoadFailure",
+    "MarkerChecker",
     "ModelError",
     "NewsAssistantError",
+    "Question",
     "QuestionError",
+    "Reranker",
+    "Retriever",
+    "Selection",
+    "SentenceRecord",
     "Settings",
     "SettingsError",
     "StoreError",
+    "build_embedder",
+    "build_pipeline",
+    "content_words",
+    "load_paths",
+    "make_article",
+    "marker",
+    "normalize",
+    "read_question",
+    "with_location",
 ]

@@ -5,29 +5,48 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import Runnable
 
-from assistant.answering import Answerer, check_question, history_questions
+from assistant.ask.check import CitationChecker
+from assistant.ask.draft import Answerer
+from assistant.ask.pipeline import AnswerPipeline, build_pipeline
+from assistant.ask.question import history_questions, read_question
+from assistant.ask.rerank import Reranker
+from assistant.ask.retrieve import Retriever
+from assistant.ask.select import EvidenceSelector
 from assistant.chain import NewsRetriever, answer_runnable
-from assistant.retrieve import Filters, Retriever
-from assistant.settings import Settings
-from assistant.types import Answer
-from ingest.articles import Article
-from ingest.embedder import Embedder, build_embedder
-from ingest.errors import StoreError
+from core.chroma import open_store
+from core.embedder import Embedder, build_embedder
+from core.errors import StoreError
+from core.settings import Settings
+from core.store import ArticleStore, StoredArticle
+from core.types import Answer, Article, Filters
 from ingest.load import LoadFailure, load_paths
-from ingest.pipeline import ChunkPlan, Ingestor, IngestSummary
-from ingest.store import ArticleStore, StoredArticle, open_store
+from ingest.pipeline import Ingestor, IngestSummary
+from ingest.speakers import speakers
 
 Progress = Callable[[IngestSummary], None]
 
 
+@dataclass(frozen=True)
+class PipelineParts:
+    """Answer pipeline parts passed in; the ones left None are built from settings."""
+
+    retriever: Retriever | None = None
+    reranker: Reranker | None = None
+    selector: EvidenceSelector | None = None
+    answerer: Answerer | None = None
+    checker: CitationChecker | None = None
+
+
 class Assistant:
-    """A news assistant over one store. Heavy parts (store client, embedder) are built on first
-    use by factories from `settings`, unless passed in (tests pass fakes)."""
+    """A news assistant over one store. Heavy parts (store client, embedder) and the answer
+    pipeline's parts are built on first use by factories from `settings`, unless passed in
+    (tests pass fakes; see assistant.ask.pipeline for the parts)."""
 
     def __init__(
         self,
@@ -35,11 +54,17 @@ class Assistant:
         *,
         store: ArticleStore | None = None,
         embedder: Embedder | None = None,
+        retriever: Retriever | None = None,
+        reranker: Reranker | None = None,
+        selector: EvidenceSelector | None = None,
+        answerer: Answerer | None = None,
+        checker: CitationChecker | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self._store = store
         self._embedder = embedder
-        self._answerer: Answerer | None = None
+        self._parts = PipelineParts(retriever, reranker, selector, answerer, checker)
+        self._pipeline: AnswerPipeline | None = None
         self._building = threading.RLock()  # UI callbacks run in threads: build each part once
 
     @classmethod
@@ -80,7 +105,7 @@ class Assistant:
     ) -> IngestSummary:
         """Ingest files, folders and globs; `defaults` fills metadata articles do not carry
         (e.g. {"source": "Reuters"}). Returns counts and every failure with its reason."""
-        items = load_paths(paths, max_bytes=int(self.settings.ingest.max_file_mb * 1024 * 1024))
+        items = load_paths(paths, max_bytes=self.settings.ingest.max_bytes)
         return self.ingest_articles(_with_defaults(items, defaults or {}), progress=progress)
 
     def ingest_articles(
@@ -99,10 +124,9 @@ class Assistant:
     ) -> Answer:
         """Answer `question` from the stored articles, citing the exact sentences used.
         `history` holds earlier questions of the conversation, oldest first."""
-        check_question(question)
-        answerer = self.answerer()
-        k = k or self.settings.answer.k
-        return answerer.answer(question, history=history, k=k, filters=filters)
+        asked = read_question(question, history)
+        pipeline = self.pipeline()
+        return pipeline.answer(asked, k=k or self.settings.answer.k, filters=filters)
 
     def chat(
         self,
@@ -124,23 +148,38 @@ class Assistant:
         """The answer pipeline as a LangChain Runnable (question or messages -> Answer)."""
         return answer_runnable(self)
 
-    def answerer(self) -> Answerer:
-        """The extractive answerer over this store (built on first use)."""
+    def pipeline(self) -> AnswerPipeline:
+        """The answer pipeline over this store (built on first use), once the store holds
+        articles in the current layout."""
         with self._building:
-            if self._answerer is None:
+            if self._pipeline is None:
                 self._check_readable()
-                retriever = Retriever(self.store, self.embedder)
-                self._answerer = Answerer(
-                    self.store, retriever, min_confidence=self.settings.answer.min_confidence
+                self.store.check_schema()
+                self._pipeline = build_pipeline(
+                    self.settings, self.store, self.embedder, **vars(self._parts)
                 )
         if self.store.count_articles() == 0:
             raise StoreError(
                 f"No articles in {self.location}: run `news-assistant ingest PATH` first"
             )
-        return self._answerer
+        return self._pipeline
+
+    def reindex(self) -> int:
+        """Bring a store written by an older version up to date in place (the speaker of
+        every sentence is read again); nothing is re-embedded. Returns the articles updated."""
+        self._check_readable()
+        articles = self.store.list_articles()
+        for stored in articles:
+            detail = self.store.get_article(stored.id)
+            if detail is not None:
+                self.store.set_speakers(stored.id, speakers(detail.sentence_texts()))
+        self.store.mark_schema()
+        return len(articles)
 
     @property
     def location(self) -> str:
+        if self._store is not None:
+            return self._store.location
         cfg = self.settings.store
         return cfg.url or str(cfg.path)
 
@@ -161,12 +200,8 @@ class Assistant:
         return self.store.delete_article(article_id)
 
     def _ingestor(self) -> Ingestor:
-        chunks = self.settings.chunks
         return Ingestor(
-            self.store,
-            self.embedder,
-            plan=ChunkPlan(budget=chunks.budget, overlap=chunks.overlap),
-            batch_chunks=self.settings.ingest.batch_chunks,
+            self.store, self.embedder, chunks=self.settings.chunks, limits=self.settings.ingest
         )
 
 

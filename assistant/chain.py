@@ -13,9 +13,8 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict
 
-from assistant.questions import analyse
-from assistant.retrieve import Filters
-from assistant.types import Answer
+from assistant.ask.question import read_question
+from core.types import Answer, Filters
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
@@ -33,13 +32,13 @@ class NewsRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        retriever = self.assistant.answerer().retriever
-        ranked = retriever.search(analyse(query), k=self.k, filters=self.filters)
+        ranked = self.assistant.pipeline().rank(read_question(query), self.filters)
         return [
             Document(
-                page_content=c.text, metadata={k: v for k, v in asdict(c).items() if k != "text"}
+                page_content=r.sentence,
+                metadata={k: v for k, v in asdict(r).items() if k != "sentence"},
             )
-            for c in ranked
+            for r in ranked[: self.k]
         ]
 
 

@@ -11,9 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from assistant import Embedder, NewsAssistantError
 from evaluation.run import Plan
-from ingest.embedder import Embedder
-from ingest.errors import NewsAssistantError
 
 SAMPLE = Path("saudinewsnet") / "sample_1000.jsonl"
 CORPUS = Path("saudinewsnet") / "zips"
@@ -21,6 +20,16 @@ CORPUS = Path("saudinewsnet") / "zips"
 
 class EvalError(NewsAssistantError):
     """The evaluation cannot run as asked."""
+
+
+def main(argv: list[str], embedder: Embedder, console: Console) -> int:
+    """`news-assistant eval ARGS`: parse ARGS and run the evaluation."""
+    parser = argparse.ArgumentParser(
+        prog="news-assistant eval",
+        description="Measure retrieval, answers and speed on XQuAD-R (the eval extra).",
+    )
+    configure(parser)
+    return run(embedder, parser.parse_args(argv), console)
 
 
 def configure(command: argparse.ArgumentParser) -> None:

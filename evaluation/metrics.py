@@ -19,9 +19,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from assistant import normalize
 from evaluation.systems import Reply, Sentence
 from evaluation.xquad import Gold
-from ingest.normalize import normalize
 
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}«»“”‘’،؛؟…—–]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

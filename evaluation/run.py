@@ -15,11 +15,19 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.api import Assistant, with_location
-from assistant.settings import Settings
+from assistant import (
+    Article,
+    Assistant,
+    Embedder,
+    IngestSummary,
+    Settings,
+    load_paths,
+    with_location,
+)
 from evaluation.metrics import Paragraphs, Score, score, summarize
 from evaluation.news import write_subset
 from evaluation.speed import measure_ingest, measure_latency, news_questions
@@ -35,10 +43,6 @@ from evaluation.systems import (
     langchain_store,
 )
 from evaluation.xquad import Corpus, Gold, load_corpus
-from ingest.articles import Article
-from ingest.embedder import Embedder
-from ingest.load import load_paths
-from ingest.pipeline import IngestSummary
 
 SETTINGS = (("ar->ar", "ar", "ar"), ("en->en", "en", "en"), ("en->ar", "en", "ar"))
 SYSTEMS = ("BM25", "LangChain", "news-assistant")
@@ -83,8 +87,9 @@ class Run:
     corpora: dict[str, Corpus]
     tracker: Tracker
 
-    def assistant(self, folder: Path) -> Assistant:
-        return Assistant(with_location(Settings(), str(folder)), embedder=self.embedder)
+    def assistant(self, folder: Path, embedder: Embedder | None = None) -> Assistant:
+        settings = with_location(Settings(), str(folder))
+        return Assistant(settings, embedder=embedder or self.embedder)
 
     def counter(self, description: str, total: int) -> Callable[[IngestSummary], None]:
         """An ingest progress callback advancing a phase by the articles newly seen."""
@@ -169,10 +174,15 @@ def _data(plan: Plan, corpora: dict[str, Corpus]) -> dict[str, Any]:
 def _xquad_stores(run: Run, root: Path, ingest: dict[str, Any]) -> dict[str, Assistant]:
     stores = {}
     for lang, corpus in run.corpora.items():
-        assistant = run.assistant(root / f"xquad-{lang}")
+        folder = root / f"xquad-{lang}"
         label = f"XQuAD-R {lang} ({len(corpus.articles)} articles)"
         progress = run.counter(f"ingest {label} (then bare encode)", len(corpus.articles))
-        ingest[label] = measure_ingest(assistant, corpus.articles, progress)
+        assistant, ingest[label] = measure_ingest(
+            partial(run.assistant, folder),
+            run.embedder,
+            corpus.articles,
+            progress,
+        )
         run.add_baseline(assistant, corpus.articles, label)
         stores[lang] = assistant
     return stores

@@ -1,9 +1,10 @@
 """Speed: ingestion throughput against the bare embedder on the same texts, and query latency.
 
 Ingestion: the pipeline (loading excluded; sentences, chunks, token counts, embedding, Chroma
-writes) is timed, then the bare embedder encodes exactly the texts the pipeline embedded, in
-the same calls and order, in the same process. The ratio is pipeline texts/s over bare texts/s:
-1.0 means the pipeline costs nothing beyond encoding.
+writes) is timed with its embedder wrapped in a `RecordingEmbedder`, then the bare embedder
+encodes exactly the texts the pipeline embedded, in the same calls and order, in the same
+process. The ratio is pipeline texts/s over bare texts/s: 1.0 means the pipeline costs
+nothing beyond encoding.
 
 Latency: `Assistant.ask` end to end (embedding the question included), embedder and BM25 index
 loaded first; p50 and p95 over news-like questions.
@@ -18,11 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.api import Assistant
-from ingest.articles import Article
-from ingest.embedder import Embedder
-from ingest.errors import NewsAssistantError
-from ingest.pipeline import ChunkPlan, IngestSummary, Prepared, prepare
+import numpy as np
+
+from assistant import Article, Assistant, Embedder, IngestSummary
 
 ENGLISH_QUESTIONS = [
     "How many people were injured?", "Who announced the decision?", "When will the project open?",
@@ -32,63 +31,51 @@ ENGLISH_QUESTIONS = [
 ]  # fmt: skip
 
 
-def pipeline_batches(
-    articles: Sequence[Article], embedder: Embedder, plan: ChunkPlan, batch_chunks: int
-) -> list[list[str]]:
-    """The texts of every `embed_passages` call the pipeline makes, in order.
+class RecordingEmbedder:
+    """An embedder that passes every call through and, while `recording`, keeps the texts of
+    each `embed_passages` call, so the bare embedder can be timed on exactly those calls."""
 
-    Mirrors `Ingestor`: skip an article already taken (same id and hash) or pending (same
-    hash), skip articles `prepare` rejects, flush once the pending chunks reach `batch_chunks`,
-    and embed each flush as chunk texts then sentence texts, article by article.
-    """
-    batches: list[list[str]] = []
-    pending: list[Prepared] = []
-    taken: dict[str, str] = {}
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name, self.dim, self.max_tokens = inner.name, inner.dim, inner.max_tokens
+        self.calls: list[list[str]] = []
+        self.recording = False
 
-    def flush() -> None:
-        if pending:
-            batches.append([t for p in pending for t in _texts(p)])
-            pending.clear()
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
 
-    for article in articles:
-        in_pending = any(p.article.content_hash == article.content_hash for p in pending)
-        if taken.get(article.id) == article.content_hash or in_pending:
-            continue
-        try:
-            pending.append(prepare(article, embedder, plan))
-        except NewsAssistantError:
-            continue
-        taken[article.id] = article.content_hash
-        if sum(len(p.chunks) for p in pending) >= batch_chunks:
-            flush()
-    flush()
-    return batches
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if self.recording:
+            self.calls.append(list(texts))
+        return self.inner.embed_passages(texts)
 
-
-def _texts(prepared: Prepared) -> list[str]:
-    return [c.text for c in prepared.chunks] + [s.text for s in prepared.sentences]
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_queries(texts)
 
 
 def measure_ingest(
-    assistant: Assistant,
+    build: Callable[[Embedder], Assistant],
+    embedder: Embedder,
     articles: Sequence[Article],
     progress: Callable[[IngestSummary], None] | None = None,
-) -> dict[str, Any]:
-    """Ingest `articles` into the assistant's (fresh) store, then encode the same texts bare."""
-    embedder = assistant.embedder
+) -> tuple[Assistant, dict[str, Any]]:
+    """Ingest `articles` through the assistant `build` makes over a fresh store with `embedder`
+    wrapped in a recorder, then encode the same texts with the bare `embedder`. Returns that
+    assistant (its recorder stopped: a pass-through) and the figures."""
     embedder.embed_passages(["warm-up"])
+    recorder = RecordingEmbedder(embedder)
+    assistant = build(recorder)
+    recorder.recording = True
     started = time.perf_counter()
     summary = assistant.ingest_articles(articles, progress=progress)
     pipeline_s = time.perf_counter() - started
-    settings = assistant.settings
-    plan = ChunkPlan(budget=settings.chunks.budget, overlap=settings.chunks.overlap)
-    batches = pipeline_batches(articles, embedder, plan, settings.ingest.batch_chunks)
-    texts = sum(len(b) for b in batches)
+    recorder.recording = False
+    texts = sum(len(call) for call in recorder.calls)
     started = time.perf_counter()
-    for batch in batches:
-        embedder.embed_passages(batch)
+    for call in recorder.calls:
+        embedder.embed_passages(call)
     bare_s = time.perf_counter() - started
-    return {
+    return assistant, {
         "articles": summary.articles,
         "unchanged": summary.unchanged,
         "failed": summary.failed,

@@ -19,14 +19,16 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from assistant.api import Assistant
-from assistant.candidates import Candidate
-from assistant.lexical import LexicalIndex
-from assistant.questions import content_words
-from assistant.retrieve import candidate_of
-from ingest.articles import Article
-from ingest.embedder import Embedder
-from ingest.store import ArticleStore, SentenceHit
+from assistant import (
+    Article,
+    ArticleStore,
+    Assistant,
+    ChromaStore,
+    Embedder,
+    LexicalIndex,
+    SentenceRecord,
+    content_words,
+)
 
 if TYPE_CHECKING:
     from langchain_chroma import Chroma
@@ -63,8 +65,8 @@ class System(Protocol):
     def reply(self, question: str) -> Reply: ...
 
 
-def _sentence(hit: SentenceHit | Candidate) -> Sentence:
-    return Sentence(hit.article_id, hit.start, hit.end, hit.text)
+def _sentence(record: SentenceRecord) -> Sentence:
+    return Sentence(record.article_id, record.start, record.end, record.sentence)
 
 
 class ProjectSystem:
@@ -89,7 +91,7 @@ class Bm25Baseline:
     name = "BM25"
 
     def __init__(self, store: ArticleStore, depth: int = 20) -> None:
-        self.index = LexicalIndex(map(candidate_of, store.iter_sentences()))
+        self.index = LexicalIndex(store.iter_sentences())
         self.depth = depth
 
     def reply(self, question: str) -> Reply:
@@ -126,6 +128,8 @@ def langchain_store(store: ArticleStore, embedder: Embedder) -> Chroma:
     """The baseline's Chroma collection, kept in the same Chroma as the project's store."""
     from langchain_chroma import Chroma
 
+    if not isinstance(store, ChromaStore):
+        raise TypeError(f"the LangChain baseline needs a Chroma store, not {type(store).__name__}")
     return Chroma(
         collection_name=LANGCHAIN_COLLECTION,
         client=store.client,

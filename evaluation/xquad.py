@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.articles import Article, make_article
+from assistant import Article, make_article
 
 SOURCE = "XQuAD-R"
 

@@ -1,10 +1,11 @@
-"""Ingestion: load articles, split them into sentences and chunks, embed, and store them."""
+"""Ingestion: load articles -> split them into sentences (and read their speakers) -> chunks ->
+embed -> write to the store (pipeline.py runs the steps)."""
 
-from ingest.articles import Article, make_article
-from ingest.chunks import Chunk, chunk_sentences, fit_sentences
+from core.types import Article, Chunk, Sentence
+from ingest.articles import make_article
+from ingest.chunks import chunk_sentences, fit_sentences
 from ingest.load import LoadFailure, load_paths
-from ingest.normalize import normalize
-from ingest.sentences import Sentence, split_sentences
+from ingest.sentences import split_sentences
 
 __all__ = [
     "Article",
@@ -15,6 +16,5 @@ __all__ = [
     "fit_sentences",
     "load_paths",
     "make_article",
-    "normalize",
     "split_sentences",
 ]

@@ -1,49 +1,11 @@
-"""The Article record every loader produces, and the ids and hashes that key it in the store."""
+"""Build the Article record every loader produces: its id, title and language filled in."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from core.language import detect_language
+from core.types import Article, sha256_hex
 
-from ingest.language import detect_language
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class Article:
-    """One news article: its text exactly as loaded, plus metadata that travels with every sentence.
-
-    `text` is never altered after loading: every sentence offset points into it.
-    `id` is stable across edits of the text (explicit id, else url, else where it was loaded
-    from, else a hash of the content); `content_hash` changes whenever text or metadata change.
-    """
-
-    id: str
-    title: str
-    text: str
-    url: str = ""
-    source: str = ""
-    date: str = ""
-    author: str = ""
-    language: str = ""
-    origin: str = ""
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
-
-    @property
-    def content_hash(self) -> str:
-        parts = [
-            self.title,
-            self.text,
-            self.url,
-            self.source,
-            self.date,
-            self.author,
-            self.language,
-        ]
-        return sha256_hex("\x1f".join(parts))
+__all__ = ["Article", "make_article", "sha256_hex"]
 
 
 def make_article(

@@ -9,24 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from ingest.sentences import Sentence
+from core.types import Chunk, Sentence
 from ingest.tokens import TokenCounter
 
 _CLAUSE_END = re.compile(r"[،,;؛:](?=\s)|\s[-–—]\s")
 _SPACE = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """Consecutive sentences of one article; `text` is `article_text[start:end]`, verbatim."""
-
-    index: int
-    start: int
-    end: int
-    text: str
-    sentences: tuple[Sentence, ...]
 
 
 def fit_sentences(

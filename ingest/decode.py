@@ -6,7 +6,7 @@ import codecs
 import re
 from typing import NamedTuple
 
-from ingest.errors import LoadError
+from core.errors import LoadError
 
 # Longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
 _BOMS: tuple[tuple[bytes, str], ...] = (

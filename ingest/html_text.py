@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.errors import LoadError
 from ingest.decode import normalize_newlines
-from ingest.errors import LoadError
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
 _NAVIGATION = ["//nav", "//*[@role='navigation']"]

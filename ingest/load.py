@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ingest.articles import Article, make_article
+from core.errors import LoadError
+from core.settings import IngestSettings
+from core.types import Article
+from ingest.articles import make_article
 from ingest.decode import NotTextError, decode_bytes, normalize_newlines
-from ingest.errors import LoadError
 from ingest.html_text import declared_charset, extract_page
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".zip")
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES = IngestSettings().max_bytes
 MAX_TITLE_CHARS = 200
 
 _SUPPORTED = ", ".join(SUPPORTED_SUFFIXES)

@@ -1,5 +1,5 @@
-"""Ingestion: load -> sentences -> chunks -> embed chunks and sentences (batched across
-articles) -> upsert.
+"""Ingestion: load -> sentences (with their speakers) -> chunks -> embed chunks and sentences
+(batched across articles) -> write.
 
 Articles whose content hash is already stored are skipped; each article is written whole or
 not at all (the store removes a half-written batch's parts before re-raising). A batch's
@@ -21,23 +21,26 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.articles import Article
-from ingest.chunks import Chunk, chunk_sentences, fit_sentences
-from ingest.embedder import Embedder
-from ingest.errors import NewsAssistantError
+from core.embedder import Embedder
+from core.errors import NewsAssistantError
+from core.settings import ChunkSettings, IngestSettings
+from core.store import ArticleStore, ArticleWrite
+from core.types import Article, Chunk, Sentence
+from ingest.chunks import chunk_sentences, fit_sentences
 from ingest.load import LoadFailure, load_paths
-from ingest.sentences import Sentence, split_sentences
-from ingest.store import ArticleStore, ArticleWrite
+from ingest.sentences import split_sentences
+from ingest.speakers import speakers
 from ingest.tokens import tiktoken_counter
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """An article cut into sentences and chunks, ready to embed."""
+    """An article cut into sentences (with the speaker of each) and chunks, ready to embed."""
 
     article: Article
     sentences: list[Sentence]
     chunks: list[Chunk]
+    speakers: list[str]
 
 
 @dataclass
@@ -60,16 +63,9 @@ class IngestSummary:
         return self.articles + self.unchanged + self.failed
 
 
-@dataclass(frozen=True)
-class ChunkPlan:
-    """Chunking parameters: tiktoken budget per chunk and sentences of overlap."""
-
-    budget: int = 256
-    overlap: int = 1
-
-
-def prepare(article: Article, embedder: Embedder, plan: ChunkPlan) -> Prepared:
-    """Split `article` into sentences (clause-split to the model's limit) and chunks."""
+def prepare(article: Article, embedder: Embedder, plan: ChunkSettings) -> Prepared:
+    """Split `article` into sentences (clause-split to the model's limit), read who each
+    sentence reports, and cut the sentences into chunks."""
     text = article.text
     model_count = lru_cache(maxsize=None)(embedder.count_tokens)  # fitting and chunking both ask
     sentences = fit_sentences(
@@ -86,7 +82,7 @@ def prepare(article: Article, embedder: Embedder, plan: ChunkPlan) -> Prepared:
         model_limit=embedder.max_tokens,
         model_count=model_count,
     )
-    return Prepared(article, sentences, chunks)
+    return Prepared(article, sentences, chunks, speakers([s.text for s in sentences]))
 
 
 class Ingestor:
@@ -97,15 +93,14 @@ class Ingestor:
         store: ArticleStore,
         embedder: Embedder,
         *,
-        plan: ChunkPlan | None = None,
-        batch_chunks: int = 256,
-        max_bytes: int = 20 * 1024 * 1024,
+        chunks: ChunkSettings,
+        limits: IngestSettings,
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.plan = plan or ChunkPlan()
-        self.batch_chunks = batch_chunks
-        self.max_bytes = max_bytes
+        self.plan = chunks
+        self.batch_chunks = limits.batch_chunks
+        self.max_bytes = limits.max_bytes
         self._pending: list[Prepared] = []
         self._writer: ThreadPoolExecutor | None = None
         self._writing: Future[IngestSummary] | None = None
@@ -129,6 +124,7 @@ class Ingestor:
         started = time.perf_counter()
         summary = IngestSummary()
         self.store.bind_embedder(self.embedder.name, self.embedder.dim)
+        self.store.check_schema()
         self.store.remove_orphans()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
             self._writer = writer
@@ -230,7 +226,7 @@ def _article_writes(pending: list[Prepared], vectors: np.ndarray) -> Iterator[Ar
         chunk_rows = vectors[row : row + n_chunks]
         sentence_rows = vectors[row + n_chunks : row + n_chunks + n_sentences]
         row += n_chunks + n_sentences
-        yield ArticleWrite(p.article, p.sentences, p.chunks, chunk_rows, sentence_rows)
+        yield ArticleWrite(p.article, p.sentences, p.chunks, chunk_rows, sentence_rows, p.speakers)
 
 
 def _count(summary: IngestSummary, write: ArticleWrite) -> None:

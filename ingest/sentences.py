@@ -11,18 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Sentence:
-    """One sentence: `article_text[start:end] == text`, always."""
-
-    index: int
-    start: int
-    end: int
-    text: str
-
+from core.types import Sentence
 
 _END_MARKS = ".!?؟…"
 _CLOSERS = "\"'”’»)]}›"

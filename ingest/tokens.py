@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from functools import lru_cache
 
-from ingest.errors import ModelError
+from core.errors import ModelError
 
 TokenCounter = Callable[[str], int]
 

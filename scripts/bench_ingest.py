@@ -10,8 +10,8 @@ What is timed:
 - pipeline: `Assistant(settings).ingest([data])`, i.e. loading, sentences, chunks, token counts,
   embedding and Chroma writes (opening the fresh store included, model load excluded);
 - bare encode: `embedder.embed_passages(texts)` over the chunk and sentence texts the pipeline
-  embedded (rebuilt with `ingest.pipeline.prepare` from the same articles), in the same calls
-  and order as the pipeline (one call per flushed batch of articles).
+  embedded (recorded by `evaluation.speed.RecordingEmbedder` around the pipeline's embedder),
+  in the same calls and order as the pipeline (one call per flushed batch of articles).
 
 The overhead ratio is pipeline texts/s over bare texts/s; 1.0 means the pipeline costs nothing
 beyond encoding. The ratio is reported with the model load excluded and included.
@@ -35,12 +35,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-from assistant.api import Assistant, with_location
-from assistant.settings import Settings
-from evaluation.speed import pipeline_batches
-from ingest.articles import Article
-from ingest.load import load_paths
-from ingest.pipeline import ChunkPlan, IngestSummary
+from assistant import Assistant, IngestSummary, Settings, with_location
+from evaluation.speed import RecordingEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "saudinewsnet" / "sample_1000.jsonl"
@@ -107,12 +103,13 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
                 "embedder": settings.embedder.model_copy(update={"threads": args.threads}),
             }
         )
-        assistant = Assistant(settings)
-
         started = time.perf_counter()
-        embedder = assistant.embedder  # built here, so the pipeline clock excludes model load
+        embedder = Assistant(settings).embedder  # built here: the pipeline clock excludes it
         embedder.embed_passages(["warm-up"])
         load_s = time.perf_counter() - started
+        recorder = RecordingEmbedder(embedder)
+        assistant = Assistant(settings, embedder=recorder)
+        recorder.recording = True
 
         progress = progress_printer(100) if args.progress else None
         started = time.perf_counter()
@@ -121,14 +118,12 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
         rss_pipeline = peak_rss_mib()
         assistant.store.close()
 
-        max_bytes = int(settings.ingest.max_file_mb * 1024 * 1024)
-        articles = [a for a in load_paths([source], max_bytes=max_bytes) if isinstance(a, Article)]
-        plan = ChunkPlan(budget=settings.chunks.budget, overlap=settings.chunks.overlap)
-        batches = pipeline_batches(articles, embedder, plan, settings.ingest.batch_chunks)
+        recorder.recording = False
+        batches = recorder.calls
         texts = sum(len(b) for b in batches)
         if texts != summary.chunks + summary.sentences:
             print(
-                f"warning: rebuilt {texts} texts but the pipeline stored "
+                f"warning: the pipeline embedded {texts} texts but stored "
                 f"{summary.chunks} chunks + {summary.sentences} sentences",
                 file=sys.stderr,
             )

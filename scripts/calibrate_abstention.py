@@ -12,14 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from assistant.abstain import EvidenceModel, signals
-from assistant.api import Assistant, with_location
-from assistant.questions import analyse
-from assistant.settings import Settings
+from assistant import (
+    Assistant,
+    Calibration,
+    EvidenceModel,
+    Settings,
+    read_question,
+    with_location,
+)
 
 
 def xquad_articles(folder: Path, lang: str) -> list[dict[str, object]]:
@@ -51,13 +56,22 @@ Rows = list[tuple[float, ...]]
 
 
 def features(assistant: Assistant, questions: list[str]) -> Rows:
-    answerer = assistant.answerer()
+    """The evidence model's inputs for each question, from the product's own pipeline."""
+    pipeline = assistant.pipeline()
+    model = shipped_model(assistant)
     rows = []
-    for question in map(analyse, questions):
-        vector = answerer.retriever.embed(question)
-        ranked = answerer.retriever.search(question, vector=vector)
-        rows.append(signals(question, ranked, answerer.background.similarity(vector)))
+    for question in map(read_question, questions):
+        vector = pipeline.embed(question)
+        ranked = pipeline.rank(question, vector=vector)
+        rows.append(model.features(question, vector, ranked))
     return rows
+
+
+def shipped_model(assistant: Assistant) -> EvidenceModel:
+    selector = assistant.pipeline().selector
+    if not isinstance(selector, EvidenceModel):
+        raise SystemExit(f"the pipeline's selector is {type(selector).__name__}, not EvidenceModel")
+    return selector
 
 
 def news_titles(root: Path, path: Path, n: int) -> tuple[Rows, Rows]:
@@ -87,6 +101,7 @@ def main() -> None:
     ar, en = xquad_articles(args.data, "ar"), xquad_articles(args.data, "en")
     with tempfile.TemporaryDirectory() as tmp:
         root = args.work or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
         both = build_store(root, "both", ar[:24] + en[:24])
         ar_only = build_store(root, "ar-only", ar[:24])
         settings = {"ar->ar": (both, ar), "en->en": (both, en), "en->ar": (ar_only, en)}
@@ -107,13 +122,23 @@ def load_dump(path: Path) -> dict[str, tuple[Rows, Rows]]:
     return {k: ([tuple(r) for r in v[0]], [tuple(r) for r in v[1]]) for k, v in raw.items()}
 
 
+def calibration(
+    settings: Settings, weights: Sequence[float] | None = None, bias: float = 0.0
+) -> Calibration:
+    """The product's decision rule with the shipped weights, or with the ones given."""
+    cfg = settings.abstention
+    if weights is None:
+        return Calibration(cfg.weights, cfg.bias, settings.answer.min_confidence)
+    return Calibration(tuple(weights), bias, settings.answer.min_confidence)
+
+
 def report(samples: dict[str, tuple[Rows, Rows]]) -> None:
-    shipped = EvidenceModel()
+    shipped = calibration(Settings())
     print("setting   shipped model: answers in-store / abstains out-of-store   (held-out fit)")
     fitted = _fit_halves(samples)
     for name, (inside, outside) in samples.items():
-        answer = sum(_confident(shipped, r) for r in inside) / len(inside)
-        refuse = sum(not _confident(shipped, r) for r in outside) / len(outside)
+        answer = sum(shipped.answers(r) for r in inside) / len(inside)
+        refuse = sum(not shipped.answers(r) for r in outside) / len(outside)
         held = fitted[name]
         print(f"{name:8}  {answer:6.1%} / {refuse:6.1%}        ({held[0]:6.1%} / {held[1]:6.1%})")
     weights, bias = _fit(
@@ -121,11 +146,6 @@ def report(samples: dict[str, tuple[Rows, Rows]]) -> None:
         [r for pair in samples.values() for r in pair[1]],
     )
     print(f"refit on all: weights={tuple(round(w, 3) for w in weights)} bias={bias:.3f}")
-
-
-def _confident(model: EvidenceModel, row: tuple[float, ...]) -> bool:
-    z = model.bias + sum(w * f for w, f in zip(model.weights, row, strict=True))
-    return z >= 0.0
 
 
 def _fit(inside: Rows, outside: Rows) -> tuple[list[float], float]:
@@ -148,11 +168,11 @@ def _fit_halves(samples: dict[str, tuple[Rows, Rows]]) -> dict[str, tuple[float,
     train_in = [r for ins, _ in samples.values() for r in ins[::2]]
     train_out = [r for _, outs in samples.values() for r in outs[::2]]
     weights, bias = _fit(train_in, train_out)
-    model = EvidenceModel(tuple(weights), bias)
+    model = calibration(Settings(), weights, bias)
     return {
         name: (
-            sum(_confident(model, r) for r in ins[1::2]) / len(ins[1::2]),
-            sum(not _confident(model, r) for r in outs[1::2]) / len(outs[1::2]),
+            sum(model.answers(r) for r in ins[1::2]) / len(ins[1::2]),
+            sum(not model.answers(r) for r in outs[1::2]) / len(outs[1::2]),
         )
         for name, (ins, outs) in samples.items()
     }

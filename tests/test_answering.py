@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 from conftest import SAMPLE_ARTICLE
 
-from assistant.answering import QuestionError
 from assistant.api import Assistant, with_location
-from assistant.cli import main
-from assistant.settings import AnswerSettings, Settings
-from assistant.types import Answer
-from ingest.embedder import HashingEmbedder
-from ingest.errors import StoreError
-from ingest.store import ArticleStore
+from assistant.frontends.cli import main
+from core.chroma import ChromaStore
+from core.embedder import HashingEmbedder
+from core.errors import QuestionError, StoreError
+from core.settings import AnswerSettings, Settings
+from core.types import Answer
 
 OBSERVATORY = "المرصد السوري لحقوق الإنسان"
 
@@ -110,13 +109,12 @@ def test_unrelated_questions_abstain_and_show_nearest(
 
 @pytest.mark.model
 def test_cli_ask_prints_answer_and_sources(
-    sample_assistant: Assistant, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sample_assistant: Assistant, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("assistant.cli.Assistant", lambda settings: sample_assistant)
-    assert main(["ask", "كم عدد القتلى المدنيين؟"]) == 0
+    assert main(["ask", "كم عدد القتلى المدنيين؟"], sample_assistant) == 0
     printed = capsys.readouterr().out
     assert "Sources:" in printed and "[1] airstrike deir ez zor — Al-Araby Al-Jadeed" in printed
-    assert main(["ask", "How many civilians died?", "--json"]) == 0
+    assert main(["ask", "How many civilians died?", "--json"], sample_assistant) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["answered"] and {"number", "sentence", "start", "end"} <= set(data["citations"][0])
 
@@ -125,7 +123,7 @@ def test_cli_ask_prints_answer_and_sources(
 
 
 @pytest.fixture
-def tiny(store: ArticleStore, tmp_path: Path) -> Assistant:
+def tiny(store: ChromaStore, tmp_path: Path) -> Assistant:
     settings = Settings(answer=AnswerSettings(min_confidence=0.0))
     assistant = Assistant(settings, store=store, embedder=HashingEmbedder())
     path = tmp_path / "story.txt"
@@ -152,7 +150,7 @@ def test_bad_questions_say_what_is_wrong(tiny: Assistant, question: str, message
         tiny.ask(question)
 
 
-def test_missing_and_empty_stores(tmp_path: Path, store: ArticleStore) -> None:
+def test_missing_and_empty_stores(tmp_path: Path, store: ChromaStore) -> None:
     missing = Assistant(
         with_location(Settings(), str(tmp_path / "nowhere")), embedder=HashingEmbedder()
     )
@@ -189,7 +187,7 @@ def test_filters_pass_through(tiny: Assistant, tmp_path: Path) -> None:
     other = tmp_path / "other.txt"
     other.write_text("Drought\nTwenty houses were destroyed by fire in the hills.\n")
     tiny.ingest([other], defaults={"source": "Hill News"})
-    from assistant.retrieve import Filters
+    from core.types import Filters
 
     answer = tiny.ask("How many houses were destroyed?", filters=Filters(source="Hill News"))
     assert {c.source for c in answer.citations} == {"Hill News"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE_ARTICLE
 
-from assistant.cli import main
+from assistant.frontends.cli import main
 
 
 @pytest.fixture(autouse=True)

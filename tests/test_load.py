@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.articles import Article, sha256_hex
+from core.types import Article, sha256_hex
 from ingest.decode import decode_bytes
 from ingest.load import LoadFailure, LoadResult, load_file, load_paths, split_title
 

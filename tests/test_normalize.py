@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.normalize import normalize, words
+from core.normalize import normalize, words
 
 
 @pytest.mark.parametrize(

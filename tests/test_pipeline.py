@@ -10,21 +10,21 @@ import numpy as np
 import pytest
 
 from assistant.api import Assistant
-from assistant.settings import Settings
-from ingest.embedder import HashingEmbedder
-from ingest.errors import StoreError
-from ingest.store import ArticleStore
+from core.chroma import ChromaStore
+from core.embedder import HashingEmbedder
+from core.errors import StoreError
+from core.settings import Settings
 
 ROOT = Path(__file__).parent.parent
 SAMPLE = ROOT / "data" / "sample" / "airstrike-deir-ez-zor.ar.txt"
 
 
 @pytest.fixture
-def assistant(store: ArticleStore) -> Assistant:
+def assistant(store: ChromaStore) -> Assistant:
     return Assistant(Settings(), store=store, embedder=HashingEmbedder())
 
 
-def test_sample_article_twice_adds_nothing(assistant: Assistant, store: ArticleStore) -> None:
+def test_sample_article_twice_adds_nothing(assistant: Assistant, store: ChromaStore) -> None:
     first = assistant.ingest([SAMPLE])
     assert (first.articles, first.sentences, first.failed) == (1, 17, 0)
     assert first.chunks == store.count_chunks() > 1
@@ -37,7 +37,7 @@ def test_sample_article_twice_adds_nothing(assistant: Assistant, store: ArticleS
 
 
 def test_changed_article_replaces_all_old_chunks(
-    assistant: Assistant, store: ArticleStore, tmp_path: Path
+    assistant: Assistant, store: ChromaStore, tmp_path: Path
 ) -> None:
     path = tmp_path / "story.txt"
     path.write_text("Title line\nThe first version says ten people died. It was Monday.\n")
@@ -48,7 +48,7 @@ def test_changed_article_replaces_all_old_chunks(
     assert summary.articles == 1
     [article] = assistant.articles()
     assert article.content_hash not in old_ids
-    hits = store.query(HashingEmbedder().embed_queries(["ten people died"])[0], k=10)
+    hits = store.query_chunks(HashingEmbedder().embed_queries(["ten people died"])[0], k=10)
     assert hits and all("second version" in hit.text for hit in hits)
 
 
@@ -94,7 +94,7 @@ class ExplodingEmbedder(HashingEmbedder):
         raise StoreError("embedding backend went away")
 
 
-def test_failure_inside_an_article_leaves_nothing(store: ArticleStore, tmp_path: Path) -> None:
+def test_failure_inside_an_article_leaves_nothing(store: ChromaStore, tmp_path: Path) -> None:
     path = tmp_path / "story.txt"
     path.write_text("Title\nA sentence. Another sentence.\n")
     assistant = Assistant(Settings(), store=store, embedder=ExplodingEmbedder())

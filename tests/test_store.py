@@ -1,4 +1,4 @@
-"""ArticleStore against a persistent folder and a real `chroma run` server."""
+"""ChromaStore against a persistent folder and a real `chroma run` server."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from conftest import Backend, OpenStore, free_port
 
-import ingest.store as store_module
-from ingest.articles import Article
-from ingest.chunks import Chunk
-from ingest.errors import StoreError
-from ingest.sentences import Sentence
-from ingest.store import ArticleStore, SentenceSpan, date_ord, open_store
+import core.chroma as store_module
+from core.chroma import ChromaStore, open_store
+from core.errors import StoreError
+from core.store import SentenceSpan
+from core.types import Article, Chunk, Filters, Sentence, date_ord
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -70,12 +69,12 @@ def sample(article_id: str = "a1", n: int = 5, **kwargs: Any) -> Built:
     return build(article_id, sentences, **kwargs)
 
 
-def write(store: ArticleStore, built: Built) -> None:
+def write(store: ChromaStore, built: Built) -> None:
     store.write_article(*built)
 
 
 @pytest.fixture
-def bound(store: ArticleStore) -> ArticleStore:
+def bound(store: ChromaStore) -> ChromaStore:
     store.bind_embedder(MODEL, DIM)
     return store
 
@@ -107,7 +106,7 @@ class _FailingClient:
         return _FailingUpsert(collection) if name.endswith("-articles") else collection
 
 
-def test_write_list_and_get(bound: ArticleStore) -> None:
+def test_write_list_and_get(bound: ChromaStore) -> None:
     built = sample("a1", title="Zebra news")
     article, sents, chunks = built[:3]
     write(bound, built)
@@ -132,12 +131,12 @@ def test_write_list_and_get(bound: ArticleStore) -> None:
     assert bound.get_article("nope") is None and bound.stored_hash("nope") is None
 
 
-def test_query_returns_nearest_chunk_with_sentence_spans(bound: ArticleStore) -> None:
+def test_query_returns_nearest_chunk_with_sentence_spans(bound: ChromaStore) -> None:
     article, _sents, chunks, vectors, _ = built = sample("a1")
     write(bound, built)
     write(bound, sample("other", seed=7))
 
-    hits = bound.query(vectors[1], k=3)
+    hits = bound.query_chunks(vectors[1], k=3)
     assert len(hits) == 3
     top = hits[0]
     assert (top.article_id, top.chunk_index, top.text) == ("a1", 1, chunks[1].text)
@@ -152,31 +151,31 @@ def test_query_returns_nearest_chunk_with_sentence_spans(bound: ArticleStore) ->
     assert top.date == "2024-03-05" and top.content_hash == article.content_hash
 
 
-def test_query_on_empty_store_and_k_larger_than_store(bound: ArticleStore) -> None:
-    assert bound.query(np.ones(DIM), k=5) == []
+def test_query_on_empty_store_and_k_larger_than_store(bound: ChromaStore) -> None:
+    assert bound.query_chunks(np.ones(DIM), k=5) == []
     write(bound, sample("a1", n=2))
-    assert len(bound.query(np.ones(DIM), k=50)) == 1
+    assert len(bound.query_chunks(np.ones(DIM), k=50)) == 1
 
 
-def test_writing_the_same_article_again_changes_nothing(bound: ArticleStore) -> None:
+def test_writing_the_same_article_again_changes_nothing(bound: ChromaStore) -> None:
     built = sample("a1")
     write(bound, built)
     write(bound, built)
     assert (bound.count_articles(), bound.count_chunks()) == (1, 3)
 
 
-def test_changed_text_replaces_all_old_chunks(bound: ArticleStore) -> None:
+def test_changed_text_replaces_all_old_chunks(bound: ChromaStore) -> None:
     write(bound, sample("a1", n=6))
     new = sample("a1", n=3, title="edited", seed=3)
     write(bound, new)
 
     assert (bound.count_articles(), bound.count_chunks()) == (1, 2)
     assert bound.stored_hash("a1") == new[0].content_hash
-    hits = bound.query(np.ones(DIM), k=10)
+    hits = bound.query_chunks(np.ones(DIM), k=10)
     assert {h.content_hash for h in hits} == {new[0].content_hash}
 
 
-def test_delete_article(bound: ArticleStore) -> None:
+def test_delete_article(bound: ChromaStore) -> None:
     write(bound, sample("a1"))
     write(bound, sample("b2"))
     assert bound.delete_article("a1") is True
@@ -186,7 +185,7 @@ def test_delete_article(bound: ArticleStore) -> None:
 
 
 def test_failure_while_writing_the_record_leaves_no_chunks(
-    open_more: OpenStore, bound: ArticleStore
+    open_more: OpenStore, bound: ChromaStore
 ) -> None:
     old = sample("a1", n=4)
     write(bound, old)
@@ -204,7 +203,7 @@ def test_failure_while_writing_the_record_leaves_no_chunks(
     assert bound.remove_orphans() == 0
 
 
-def test_remove_orphans(backend: Backend, raw_client: ClientAPI, bound: ArticleStore) -> None:
+def test_remove_orphans(backend: Backend, raw_client: ClientAPI, bound: ChromaStore) -> None:
     write(bound, sample("a1"))
     write(bound, sample("b2", n=4))
     raw = raw_client
@@ -223,7 +222,7 @@ def test_remove_orphans(backend: Backend, raw_client: ClientAPI, bound: ArticleS
     assert (bound.count_articles(), bound.count_chunks(), bound.count_sentences()) == (1, 3, 5)
 
 
-def test_other_embedder_is_refused(open_more: OpenStore, bound: ArticleStore) -> None:
+def test_other_embedder_is_refused(open_more: OpenStore, bound: ChromaStore) -> None:
     write(bound, sample("a1"))
     again = open_more()
     again.bind_embedder(MODEL, DIM)
@@ -233,14 +232,14 @@ def test_other_embedder_is_refused(open_more: OpenStore, bound: ArticleStore) ->
         again.bind_embedder(MODEL, 16)
 
 
-def test_metadata_filters_pass_through(bound: ArticleStore) -> None:
+def test_metadata_filters_pass_through(bound: ChromaStore) -> None:
     write(bound, sample("a1", source="reuters", date="2023-12-31"))
     write(bound, sample("b2", source="afp", date="2024-02-01", seed=1))
     write(bound, sample("c3", source="afp", date="", seed=2))
 
-    by_source = bound.query(np.ones(DIM), k=20, where={"source": "afp"})
+    by_source = bound.query_chunks(np.ones(DIM), k=20, filters=Filters(source="afp"))
     assert {h.article_id for h in by_source} == {"b2", "c3"}
-    recent = bound.query(np.ones(DIM), k=20, where={"date_ord": {"$gte": date_ord("2024-01-01")}})
+    recent = bound.query_chunks(np.ones(DIM), k=20, filters=Filters(since="2024-01-01"))
     assert {h.article_id for h in recent} == {"b2"}
 
 
@@ -255,7 +254,7 @@ def test_pagination_and_batches(monkeypatch: pytest.MonkeyPatch, open_more: Open
     assert small.count_chunks() == 20
 
 
-def test_bad_input_is_refused(store: ArticleStore) -> None:
+def test_bad_input_is_refused(store: ChromaStore) -> None:
     with pytest.raises(RuntimeError, match="bind_embedder"):
         store.write_article(*sample("a1"))
     store.bind_embedder(MODEL, DIM)
@@ -275,7 +274,7 @@ def test_unreachable_server_says_how_to_fix() -> None:
 
 def test_bad_names_and_urls() -> None:
     with pytest.raises(StoreError, match="bad collection name"):
-        ArticleStore(object(), "no spaces")  # type: ignore[arg-type]
+        ChromaStore(object(), "no spaces")  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="not a Chroma URL"):
         open_store(url="ftp://127.0.0.1:1")
     with pytest.raises(StoreError, match="no store given"):
@@ -289,7 +288,7 @@ def test_date_ord() -> None:
     assert date_ord("") == date_ord("March 2024") == 0
 
 
-def test_sentences_are_stored_queried_and_listed(bound: ArticleStore) -> None:
+def test_sentences_are_stored_queried_and_listed(bound: ChromaStore) -> None:
     built = sample("a1")
     article, sents, _chunks, _vectors, sentence_vectors = built
     write(bound, built)
@@ -297,22 +296,26 @@ def test_sentences_are_stored_queried_and_listed(bound: ArticleStore) -> None:
 
     assert bound.count_sentences() == 5 + 3
     hits = bound.query_sentences(sentence_vectors[2], k=2)
-    assert (hits[0].article_id, hits[0].index, hits[0].text) == ("a1", 2, sents[2].text)
-    assert hits[0].score == pytest.approx(1.0, abs=1e-5)
-    assert article.text[hits[0].start : hits[0].end] == hits[0].text
-    listed = {(h.article_id, h.index): h for h in bound.iter_sentences()}
+    assert (hits[0].article_id, hits[0].sentence_index, hits[0].sentence) == (
+        "a1",
+        2,
+        sents[2].text,
+    )
+    assert hits[0].dense == pytest.approx(1.0, abs=1e-5)
+    assert article.text[hits[0].start : hits[0].end] == hits[0].sentence
+    listed = {h.key: h for h in bound.iter_sentences()}
     assert len(listed) == 8 and listed[("b2", 0)].source == "wire"
     vectors = bound.sentence_vectors([hits[0].id, "unknown"])
     assert list(vectors) == [hits[0].id]
     assert np.allclose(vectors[hits[0].id], sentence_vectors[2], atol=1e-6)
-    only_b2 = bound.query_sentences(sentence_vectors[2], k=10, where={"article_id": "b2"})
+    only_b2 = bound.query_sentences(sentence_vectors[2], k=10, filters=Filters(article_id="b2"))
     assert {h.article_id for h in only_b2} == {"b2"}
     assert bound.delete_article("a1")
     assert bound.count_sentences() == 3
 
 
-def test_a_batch_is_written_whole_or_not_at_all(open_more: OpenStore, bound: ArticleStore) -> None:
-    from ingest.store import ArticleWrite
+def test_a_batch_is_written_whole_or_not_at_all(open_more: OpenStore, bound: ChromaStore) -> None:
+    from core.store import ArticleWrite
 
     batch = [ArticleWrite(*sample(name, n=3, seed=i)) for i, name in enumerate(("x1", "x2"))]
     failing = open_more(_FailingClient)

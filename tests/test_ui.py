@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 
-from assistant import render
-from assistant.retrieve import Filters
-from assistant.settings import Settings, UISettings
-from assistant.types import Answer, Citation, Evidence
-from assistant.ui import Callbacks, Conversation, build_app, parse_filters
-from ingest.errors import LoadError, NewsAssistantError, SettingsError, StoreError
+from assistant.frontends import render
+from assistant.frontends.ui import Callbacks, Conversation, build_app, parse_filters
+from core.errors import LoadError, NewsAssistantError, SettingsError, StoreError
+from core.settings import Settings, UISettings
+from core.store import ArticleDetail, StoredArticle
+from core.types import Answer, Citation, Evidence, Filters
 from ingest.load import LoadFailure
 from ingest.pipeline import IngestSummary
-from ingest.store import ArticleDetail, StoredArticle
 
 AR_TEXT = (
     "وقالت مصادر محلية إنّ أكثر من 30 شخصاً قتلوا في الغارات.\n"
@@ -66,6 +65,8 @@ def _citation(number: int, article: ArticleDetail, sentence: str) -> Citation:
     start = article.text.index(sentence)
     return Citation(
         number=number,
+        id=f"{article.id}:s0",
+        language=article.language,
         article_id=article.id,
         title=article.title,
         source=article.source,
@@ -98,7 +99,20 @@ ENGLISH_ANSWER = Answer(
     citations=[_citation(1, EN, EN_1)],
     language="en",
 )
-NEAREST = Evidence("ar1", AR.title, AR.source, AR.date, 1, 0, len(AR_1), AR_1, score=0.2)
+NEAREST = Evidence(
+    id="ar1:s1",
+    article_id="ar1",
+    title=AR.title,
+    source=AR.source,
+    url="",
+    date=AR.date,
+    language="ar",
+    sentence_index=1,
+    start=0,
+    end=len(AR_1),
+    sentence=AR_1,
+    score=0.2,
+)
 UNANSWERED = Answer(
     question="What is the capital of France?",
     text="The articles do not say.",
@@ -397,7 +411,7 @@ def test_errors_become_chat_messages(caplog: pytest.LogCaptureFixture) -> None:
     bad_date = respond(calls, "What happened?", since="29/06/2018")
     assert "YYYY-MM-DD" in text_of(_last_message(bad_date))
     assert bad_date[-1][1].messages == ()  # a failed question is not part of the conversation
-    with caplog.at_level(logging.ERROR, logger="assistant.ui"):
+    with caplog.at_level(logging.ERROR, logger="assistant.frontends.ui"):
         boom = respond(calls, "boom")
     message = _last_message(boom)
     assert message.get("class") == "na-error" and "RuntimeError: backend exploded" in (
@@ -454,7 +468,7 @@ def test_upload_problems_are_shown_in_the_panel(caplog: pytest.LogCaptureFixture
     fake.ingest_error = LoadError("x.pdf: not an article format; use .txt .md .html .json")
     assert "not an article format" in calls.upload(["x.pdf"], "", Recorder())[0]  # type: ignore[arg-type]
     fake.ingest_error = OSError("disk full")
-    with caplog.at_level(logging.ERROR, logger="assistant.ui"):
+    with caplog.at_level(logging.ERROR, logger="assistant.frontends.ui"):
         status = calls.upload(["x.txt"], "", Recorder())[0]  # type: ignore[arg-type]
     assert "OSError: disk full" in status and "disk full" in caplog.text
     assert fake.ingested[-1][1] is None  # no source given: no defaults

@@ -59,8 +59,8 @@ Serve = Callable[[Any], str]
 def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
     """Serves the UI over an assistant on a free port of 127.0.0.1 (from a thread); returns
     its URL. Uploads land in the test's tmp folder."""
-    from assistant.settings import UISettings
-    from assistant.ui import build_app, launch
+    from assistant.frontends.ui import build_app, launch
+    from core.settings import UISettings
 
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
     monkeypatch.setenv("NO_PROXY", LOCAL_HOSTS)
@@ -167,8 +167,8 @@ def test_chat_cites_arabic_sentences_right_to_left(
 
 def test_upload_list_delete_and_errors_in_the_chat(serve: Serve, page: Any, tmp_path: Path) -> None:
     from assistant.api import Assistant, with_location
-    from assistant.settings import Settings
-    from ingest.embedder import HashingEmbedder
+    from core.embedder import HashingEmbedder
+    from core.settings import Settings
 
     store = tmp_path / "store"
     page.goto(serve(Assistant(with_location(Settings(), str(store)), embedder=HashingEmbedder())))

@@ -11,27 +11,32 @@ from collections.abc import Callable, Sequence
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from assistant.answering import QuestionError
 from assistant.api import Assistant, with_location
-from assistant.retrieve import Filters
-from assistant.settings import Settings
-from assistant.types import Answer
-from ingest.errors import NewsAssistantError
+from core.errors import NewsAssistantError, QuestionError
+from core.settings import Settings
+from core.types import Answer, Filters
 from ingest.pipeline import IngestSummary
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, assistant: Assistant | None = None) -> int:
+    """Entry point of the console script; returns the exit status. `assistant` is the one to
+    use (else one is opened from the settings and --store)."""
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "eval":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
-    settings = Settings()
-    if args.store:
-        settings = with_location(settings, args.store)
+    if assistant is None:
+        settings = Settings()
+        if args.store:
+            settings = with_location(settings, args.store)
+        assistant = Assistant(settings)
     try:
-        return int(args.run(Assistant(settings), args))
+        return int(args.run(assistant, args))
     except NewsAssistantError as exc:
         err.print(f"[red]error:[/red] {exc}")
         return 2
@@ -56,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     _add(commands, "chat", "a conversation in the terminal (follow-ups use it)", _chat, _k_args)
     _add(commands, "list", "list the stored articles", _list, None)
     _add(commands, "delete", "delete a stored article", _delete, _delete_args)
-    _add(commands, "eval", "measure retrieval, answers and speed on XQuAD-R", _eval, _eval_args)
+    _add(commands, "reindex", "update a store written by an older version", _reindex, None)
+    evaluate = "measure retrieval, answers and speed on XQuAD-R (see `eval --help`)"
+    commands.add_parser("eval", help=evaluate, add_help=False).set_defaults(run=_eval)
     return parser
 
 
@@ -133,7 +140,7 @@ def _ask_args(command: argparse.ArgumentParser) -> None:
 
 def _filters(args: argparse.Namespace) -> Filters | None:
     filters = Filters(args.source, args.article, args.since, args.until)
-    return filters if filters.where() else None
+    return filters or None
 
 
 def _ask(assistant: Assistant, args: argparse.Namespace) -> int:
@@ -202,16 +209,16 @@ def _delete(assistant: Assistant, args: argparse.Namespace) -> int:
     return 1
 
 
-def _eval_args(command: argparse.ArgumentParser) -> None:
-    from evaluation.command import configure
-
-    configure(command)
+def _reindex(assistant: Assistant, args: argparse.Namespace) -> int:
+    updated = assistant.reindex()
+    out.print(f"updated {updated} article{'' if updated == 1 else 's'} in {assistant.location}")
+    return 0
 
 
 def _eval(assistant: Assistant, args: argparse.Namespace) -> int:
-    from evaluation.command import run
+    from evaluation.command import main as evaluate  # the eval extra; loaded only for `eval`
 
-    return run(assistant.embedder, args, err)
+    return evaluate(args.rest, assistant.embedder, err)
 
 
 if __name__ == "__main__":

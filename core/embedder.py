@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from ingest.errors import ModelError
-from ingest.normalize import words
+from core.errors import ModelError
+from core.normalize import words
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -119,7 +119,7 @@ def build_embedder(
         return HashingEmbedder()
     _set_threads(threads)
     if model == DEFAULT_MODEL:
-        from ingest.e5_model import ensure_e5_model
+        from core.e5_model import ensure_e5_model
 
         path = ensure_e5_model(cache_dir)
         return SentenceTransformerEmbedder(

@@ -21,3 +21,7 @@ class ModelError(NewsAssistantError):
 
 class SettingsError(NewsAssistantError):
     """A setting has a value that cannot work."""
+
+
+class QuestionError(NewsAssistantError):
+    """The question cannot be asked as it is."""

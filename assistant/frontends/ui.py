@@ -19,13 +19,12 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 import gradio as gr
 
-from assistant import render
-from assistant.retrieve import Filters
-from assistant.settings import Settings, UISettings
-from assistant.types import Answer
-from ingest.errors import NewsAssistantError
+from assistant.frontends import render
+from core.errors import NewsAssistantError
+from core.settings import Settings, UISettings
+from core.store import ArticleDetail, StoredArticle
+from core.types import Answer, Filters
 from ingest.pipeline import IngestSummary
-from ingest.store import ArticleDetail, StoredArticle
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +125,7 @@ def parse_filters(source: str | None, since: str, until: str) -> Filters | None:
     if first and last and first > last:
         raise FilterError(f"since ({first}) is after until ({last}): swap them")
     filters = Filters(source=source or None, since=first, until=last)
-    return filters if filters.where() else None
+    return filters or None
 
 
 def _message(role: str, html: str) -> Message:

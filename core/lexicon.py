@@ -8,7 +8,7 @@ leaves out: full morphology, and any domain outside news about violence, politic
 
 from __future__ import annotations
 
-from ingest.normalize import normalize
+from core.normalize import normalize
 
 AR_STOPWORDS = frozenset(
     normalize(w)

@@ -9,23 +9,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.candidates import Candidate
-from assistant.questions import content_words
+from assistant.ask.question import content_words
+from core.types import SentenceRecord
 
 if TYPE_CHECKING:
     import bm25s
 
 
 class LexicalIndex:
-    """An in-memory BM25 index over candidates (sentences with their article metadata)."""
+    """An in-memory BM25 index over stored sentences (with their article metadata)."""
 
-    def __init__(self, sentences: Iterable[Candidate]) -> None:
+    def __init__(self, sentences: Iterable[SentenceRecord]) -> None:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        self.sentences: list[Candidate] = list(sentences)
+        self.sentences: list[SentenceRecord] = list(sentences)
         self._bm25: bm25s.BM25 | None = None
-        corpus = [list(content_words(s.text)) or ["\u2205"] for s in self.sentences]
+        corpus = [list(content_words(s.sentence)) or ["\u2205"] for s in self.sentences]
         if corpus:
             self._bm25 = bm25s.BM25()
             self._bm25.index(corpus, show_progress=False)
@@ -34,14 +34,14 @@ class LexicalIndex:
         return len(self.sentences)
 
     def search(
-        self, terms: Sequence[str], k: int, allowed: Callable[[Candidate], bool] | None = None
-    ) -> list[Candidate]:
+        self, terms: Sequence[str], k: int, allowed: Callable[[SentenceRecord], bool] | None = None
+    ) -> list[SentenceRecord]:
         """Up to `k` sentences sharing words with `terms` (and `allowed`), best first, with
         `lexical` set to their BM25 score."""
         if self._bm25 is None or not terms or k <= 0:
             return []
         scores = np.asarray(self._bm25.get_scores(list(terms)))
-        found: list[Candidate] = []
+        found: list[SentenceRecord] = []
         for i in np.argsort(-scores):
             if scores[i] <= 0 or len(found) == k:
                 break

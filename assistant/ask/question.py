@@ -1,14 +1,17 @@
-"""Understand a question: its language, what kind of answer it wants, its content words, and
-how a follow-up borrows context from the conversation before it."""
+"""Understand a question once, at the start of the pipeline: check it can be asked (else
+QuestionError saying how to fix it), then its language, the kind of answer it wants, its
+content words, and how a follow-up borrows context from the conversation before it."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.lexicon import AR_STOPWORDS, EN_STOPWORDS, ar_stem, expand_en
-from ingest.language import detect_language
-from ingest.normalize import normalize, words
+from core.errors import QuestionError
+from core.language import detect_language
+from core.lexicon import AR_STOPWORDS, EN_STOPWORDS, ar_stem, expand_en
+from core.normalize import normalize, words
 
 MAX_QUESTION_CHARS = 2000
 
@@ -54,6 +57,41 @@ class Question:
     def search_terms(self) -> tuple[str, ...]:
         """Content words of the search text: the question's, plus a follow-up's context."""
         return content_words(self.search_text)
+
+
+def read_question(text: str, history: Sequence[str] = ()) -> Question:
+    """The checked and analysed question; `history` holds earlier user questions, oldest
+    first. Raises QuestionError when it cannot be asked as it is."""
+    return analyse(check_question(text), list(history))
+
+
+def check_question(text: str) -> str:
+    """The question stripped, or QuestionError saying what is wrong with it."""
+    stripped = text.strip()
+    if not stripped:
+        raise QuestionError(
+            'the question is empty: ask something, e.g. "Who carried out the strike?"'
+        )
+    if len(stripped) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"the question is {len(stripped):,} characters long; keep it under "
+            f"{MAX_QUESTION_CHARS:,} (ask about one thing at a time)"
+        )
+    if not words(stripped):
+        raise QuestionError("the question has no words, only punctuation or symbols: ask in words")
+    if not detect_language(stripped):
+        raise QuestionError(
+            "the question is in a language the assistant does not read: ask in Arabic or English"
+        )
+    return stripped
+
+
+def history_questions(messages: Sequence[dict[str, str]]) -> tuple[str, list[str]]:
+    """Split chat messages into (the last user question, earlier user questions)."""
+    asked = [m["content"] for m in messages if m.get("role") == "user" and m.get("content")]
+    if not asked:
+        raise QuestionError("the conversation has no user message to answer")
+    return asked[-1], asked[:-1]
 
 
 def analyse(text: str, history: list[str] | None = None) -> Question:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from ingest.errors import ModelError
+from core.errors import ModelError
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

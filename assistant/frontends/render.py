@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from pathlib import Path
 
-from assistant.types import Answer, Citation, Evidence
-from ingest.language import detect_language
+from core.language import detect_language
+from core.store import ArticleDetail, StoredArticle
+from core.types import Answer, Citation, Evidence
 from ingest.pipeline import IngestSummary
-from ingest.store import ArticleDetail, StoredArticle
 
 ArticleLookup = Callable[[str], ArticleDetail | None]
 Source = Citation | Evidence
@@ -155,7 +155,7 @@ def context_html(source: Source, article: ArticleDetail | None) -> str:
 
 def _meta_html(source: Source) -> str:
     title = f'<bdi class="na-title">{escape(source.title or source.article_id)}</bdi>'
-    url = source.url if isinstance(source, Citation) else ""
+    url = source.url
     if url.startswith(("http://", "https://")):
         title = f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
     rest = [f"<bdi>{escape(part)}</bdi>" for part in (source.source, source.date) if part]

@@ -1,5 +1,6 @@
-"""The Chroma-backed article store: a record per chunk, per sentence, and per article (the
-commit marker, written last)."""
+"""The article store on Chroma, embedded (a folder) or a server (a URL), through the same code:
+three collections, `<name>-chunks`, `<name>-sentences` and `<name>-articles` (a record per
+article, the commit marker, written last). Chroma's where-clauses live here and nowhere else."""
 
 from __future__ import annotations
 
@@ -7,14 +8,22 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from ingest.errors import StoreError
+from core.errors import StoreError
+from core.store import (
+    SCHEMA,
+    ArticleDetail,
+    ArticleWrite,
+    ChunkHit,
+    SentenceSpan,
+    StoredArticle,
+)
+from core.types import OPEN_END, Article, Chunk, Filters, Sentence, SentenceRecord, date_ord
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -22,61 +31,11 @@ if TYPE_CHECKING:
     from chromadb.api.types import GetResult, Include, Metadata, Where
     from chromadb.config import Settings
 
-    from ingest.articles import Article
-    from ingest.chunks import Chunk
-    from ingest.sentences import Sentence
-
 URL_ENV = "NEWS_ASSISTANT_STORE__URL"
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{0,500}")
-_DATE = re.compile(r"\s*(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?")
 _PAGE = 1000  # records per `get` page when listing or scanning
 _WRITE_BATCH = 500  # records per upsert; also capped by the client's max batch size
 _ARTICLE_FIELDS = ("title", "source", "url", "date", "author", "language")
-
-
-@dataclass(frozen=True)
-class SentenceSpan:
-    """One sentence of a chunk: its index in the article and its offsets in the article text."""
-
-    index: int
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class StoredArticle:
-    """What the store knows about one article, without its text."""
-
-    id: str
-    title: str
-    source: str
-    url: str
-    date: str
-    author: str
-    language: str
-    origin: str
-    content_hash: str
-    n_sentences: int
-    n_chunks: int
-
-
-@dataclass(frozen=True)
-class ArticleDetail(StoredArticle):
-    """A stored article with its full text and the (start, end) offsets of every sentence."""
-
-    text: str
-    sentence_spans: tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True)
-class ArticleWrite:
-    """One article to store, with its parts and their vectors (rows in the parts' order)."""
-
-    article: Article
-    sentences: Sequence[Sentence]
-    chunks: Sequence[Chunk]
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
 
 
 class Rows(NamedTuple):
@@ -86,66 +45,6 @@ class Rows(NamedTuple):
     matrix: np.ndarray
     docs: list[str]
     metas: list[Metadata]
-
-
-@dataclass(frozen=True)
-class SentenceHit:
-    """One stored sentence with its article's metadata; `score` is the cosine similarity to the
-    query when it comes from `query_sentences`, else 0."""
-
-    id: str
-    article_id: str
-    index: int
-    start: int
-    end: int
-    text: str
-    title: str
-    source: str
-    url: str
-    date: str
-    language: str
-    score: float = 0.0
-
-
-@dataclass(frozen=True)
-class ChunkHit:
-    """One chunk found by `ArticleStore.query`; `score` is the cosine similarity to the query."""
-
-    id: str
-    article_id: str
-    text: str
-    score: float
-    content_hash: str
-    chunk_index: int
-    char_start: int
-    char_end: int
-    sentences: tuple[SentenceSpan, ...]
-    title: str
-    source: str
-    url: str
-    date: str
-    author: str
-    language: str
-
-    @property
-    def sentence_first(self) -> int:
-        return self.sentences[0].index if self.sentences else -1
-
-    @property
-    def sentence_last(self) -> int:
-        return self.sentences[-1].index if self.sentences else -1
-
-
-def date_ord(date: str) -> int:
-    """`date` as the int YYYYMMDD stored as `date_ord` (Chroma compares numbers only; 0 = unknown).
-
-    A missing month or day counts as 00, so "2024" -> 20240000 and "2024-03" -> 20240300.
-    """
-    match = _DATE.match(date)
-    if not match:
-        return 0
-    year, month, day = (int(part or 0) for part in match.groups())
-    return year * 10000 + month * 100 + day
 
 
 def connect(*, path: Path | None = None, url: str | None = None) -> ClientAPI:
@@ -204,12 +103,12 @@ def close_client(client: ClientAPI) -> None:
 
 def open_store(
     *, path: Path | None = None, url: str | None = None, collection: str = "news"
-) -> ArticleStore:
+) -> ChromaStore:
     """The store named `collection` on the server at `url`, else in the folder `path`."""
-    return ArticleStore(connect(path=path, url=url), collection)
+    return ChromaStore(connect(path=path, url=url), collection, location=url or str(path))
 
 
-class ArticleStore:
+class ChromaStore:
     """Articles and their embedded chunks in two Chroma collections, `<name>-chunks` and
     `<name>-articles`; the same class works over a persistent or an HTTP client.
 
@@ -218,7 +117,7 @@ class ArticleStore:
     Every chunk and article record also carries `date_ord` (see `date_ord`) for date ranges.
     """
 
-    def __init__(self, client: ClientAPI, collection: str = "news") -> None:
+    def __init__(self, client: ClientAPI, collection: str = "news", location: str = "") -> None:
         if not _NAME.fullmatch(collection) or ".." in collection:
             raise StoreError(
                 f"bad collection name {collection!r}: use 1-500 of a-z A-Z 0-9 . _ -, "
@@ -226,6 +125,7 @@ class ArticleStore:
             )
         self._client = client
         self._name = collection
+        self._location = location or collection
         self._chunks = self._collection("chunks")
         self._sentences = self._collection("sentences")
         self._articles = self._collection("articles")
@@ -235,6 +135,10 @@ class ArticleStore:
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def location(self) -> str:
+        return self._location
 
     @property
     def client(self) -> ClientAPI:
@@ -254,18 +158,46 @@ class ArticleStore:
 
     def bind_embedder(self, name: str, dim: int) -> None:
         """Record the embedder on a new store, or check it is the one the store was built with."""
-        fresh = self._client.get_collection(self._chunks.name, embedding_function=None)
-        meta = fresh.metadata or {}
+        meta = self._metadata()
         built, built_dim = meta.get("embedder"), meta.get("embedder_dim")
-        if built is None:
-            for col in (self._chunks, self._sentences, self._articles):
-                col.modify(metadata={"embedder": name, "embedder_dim": dim})
-        elif (built, built_dim) != (name, dim):
+        if built is not None and (built, built_dim) != (name, dim):
             raise StoreError(
                 f"this store was built with {built} (dim {built_dim}), not {name} (dim {dim}); "
                 "re-ingest into a new --store or use that model"
             )
+        if built is None:
+            self._set_metadata({"embedder": name, "embedder_dim": dim, "schema": SCHEMA})
+        elif _int(meta, "schema") < SCHEMA and self.count_sentences() == 0:
+            self.mark_schema()  # an older layout with nothing in it yet
         self._dim = dim
+
+    def check_schema(self) -> None:
+        """StoreError for a store written by an older version (its sentences have no speaker)."""
+        meta = self._metadata()
+        if meta.get("embedder") is not None and _int(meta, "schema") < SCHEMA:
+            raise StoreError(
+                f"the store at {self.location} was written by an older news-assistant: run "
+                "`news-assistant reindex` to update it (nothing is re-embedded)"
+            )
+
+    def mark_schema(self) -> None:
+        self._set_metadata({**self._metadata(), "schema": SCHEMA})
+
+    def set_speakers(self, article_id: str, speakers: Sequence[str]) -> None:
+        content_hash = self.stored_hash(article_id) or ""
+        ids = [sentence_id(article_id, content_hash, i) for i in range(len(speakers))]
+        metas: list[Metadata] = [{"speaker": speaker} for speaker in speakers]
+        for lo in range(0, len(ids), self._batch):
+            hi = lo + self._batch
+            self._sentences.update(ids=ids[lo:hi], metadatas=metas[lo:hi])
+
+    def _metadata(self) -> dict[str, Any]:
+        fresh = self._client.get_collection(self._chunks.name, embedding_function=None)
+        return dict(fresh.metadata or {})
+
+    def _set_metadata(self, meta: dict[str, Any]) -> None:
+        for col in (self._chunks, self._sentences, self._articles):
+            col.modify(metadata=meta)
 
     def stored_hash(self, article_id: str) -> str | None:
         """The content hash of the stored article, or None if it is not stored (completely)."""
@@ -324,6 +256,7 @@ class ArticleStore:
         chunk_matrix = self._checked_vectors(w.chunks, w.chunk_vectors)
         sentence_matrix = self._checked_vectors(w.sentences, w.sentence_vectors)
         article, content_hash = w.article, w.article.content_hash
+        speakers = list(w.speakers) or [""] * len(w.sentences)
         chunks = Rows(
             [f"{article.id}:{content_hash[:12]}:{c.index}" for c in w.chunks],
             chunk_matrix,
@@ -334,7 +267,10 @@ class ArticleStore:
             [sentence_id(article.id, content_hash, s.index) for s in w.sentences],
             sentence_matrix,
             [s.text for s in w.sentences],
-            [_sentence_meta(article, content_hash, s) for s in w.sentences],
+            [
+                _sentence_meta(article, content_hash, s, speaker)
+                for s, speaker in zip(w.sentences, speakers, strict=True)
+            ],
         )
         record = Rows(
             [article.id],
@@ -416,17 +352,16 @@ class ArticleStore:
         base = _stored(article_id, meta)
         return ArticleDetail(**vars(base), text=got["documents"][0], sentence_spans=spans)
 
-    def query(
-        self, vector: np.ndarray, k: int, where: Mapping[str, Any] | None = None
+    def query_chunks(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[ChunkHit]:
-        """The `k` chunks nearest to `vector` (best first); `where` is a Chroma metadata filter
-        over the chunk metadata, e.g. {"source": "x"} or {"date_ord": {"$gte": 20240101}}."""
+        """The `k` chunks nearest to `vector` that `filters` allow, best first."""
         if k <= 0:
             return []
         found = self._chunks.query(
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
             n_results=k,
-            where=cast("Where", dict(where)) if where else None,
+            where=where_clause(filters),
             include=["documents", "metadatas", "distances"],
         )
         ids = found["ids"][0]
@@ -436,15 +371,16 @@ class ArticleStore:
         return [_hit(*row) for row in zip(ids, docs, metas, dists, strict=True)]
 
     def query_sentences(
-        self, vector: np.ndarray, k: int, where: Mapping[str, Any] | None = None
-    ) -> list[SentenceHit]:
-        """The `k` sentences nearest to `vector`, best first (`where` as in `query`)."""
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[SentenceRecord]:
+        """The `k` sentences nearest to `vector` that `filters` allow, best first, each with
+        its cosine similarity as `dense`."""
         if k <= 0:
             return []
         found = self._sentences.query(
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
             n_results=k,
-            where=cast("Where", dict(where)) if where else None,
+            where=where_clause(filters),
             include=["documents", "metadatas", "distances"],
         )
         rows = zip(
@@ -454,14 +390,14 @@ class ArticleStore:
             (found["distances"] or [[]])[0],
             strict=True,
         )
-        return [_sentence_hit(i, doc, meta, 1.0 - float(dist)) for i, doc, meta, dist in rows]
+        return [_sentence_record(i, doc, meta, 1.0 - float(dist)) for i, doc, meta, dist in rows]
 
-    def iter_sentences(self) -> Iterator[SentenceHit]:
+    def iter_sentences(self) -> Iterator[SentenceRecord]:
         """Every stored sentence (for lexical indexing), page by page."""
         for page in self._pages(self._sentences, ["documents", "metadatas"]):
             docs, metas = page["documents"] or [], page["metadatas"] or []
             for row in zip(page["ids"], docs, metas, strict=True):
-                yield _sentence_hit(*row)
+                yield _sentence_record(*row)
 
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of the sentences with these ids (unknown ids are left out)."""
@@ -513,6 +449,23 @@ class ArticleStore:
             offset += _PAGE
 
 
+def where_clause(filters: Filters | None) -> Where | None:
+    """The Chroma where-clause for `filters` over the metadata every part carries (None when
+    nothing is filtered); the same rules as `Filters.allows`."""
+    parts: list[dict[str, Any]] = []
+    if filters and filters.source:
+        parts.append({"source": filters.source})
+    if filters and filters.article_id:
+        parts.append({"article_id": filters.article_id})
+    if filters and filters.since:
+        parts.append({"date_ord": {"$gte": date_ord(filters.since)}})
+    if filters and filters.until:
+        parts.append({"date_ord": {"$lte": date_ord(filters.until) or OPEN_END}})
+    if not parts:
+        return None
+    return cast("Where", parts[0] if len(parts) == 1 else {"$and": parts})
+
+
 def _article_meta(article: Article) -> dict[str, str | int]:
     meta: dict[str, str | int] = {field: getattr(article, field) for field in _ARTICLE_FIELDS}
     meta["date_ord"] = date_ord(article.date)
@@ -560,9 +513,12 @@ def sentence_id(article_id: str, content_hash: str, index: int) -> str:
     return f"{article_id}:{content_hash[:12]}:s{index}"
 
 
-def _sentence_meta(article: Article, content_hash: str, sentence: Sentence) -> Metadata:
+def _sentence_meta(
+    article: Article, content_hash: str, sentence: Sentence, speaker: str
+) -> Metadata:
     return {
         **_article_meta(article),
+        "speaker": speaker,
         "article_id": article.id,
         "content_hash": content_hash,
         "sentence_index": sentence.index,
@@ -571,22 +527,23 @@ def _sentence_meta(article: Article, content_hash: str, sentence: Sentence) -> M
     }
 
 
-def _sentence_hit(
+def _sentence_record(
     record_id: str, text: str, meta: Mapping[str, Any], score: float = 0.0
-) -> SentenceHit:
-    return SentenceHit(
+) -> SentenceRecord:
+    return SentenceRecord(
         id=record_id,
         article_id=_str(meta, "article_id"),
-        index=_int(meta, "sentence_index"),
-        start=_int(meta, "char_start"),
-        end=_int(meta, "char_end"),
-        text=text,
         title=_str(meta, "title"),
         source=_str(meta, "source"),
         url=_str(meta, "url"),
         date=_str(meta, "date"),
         language=_str(meta, "language"),
-        score=score,
+        sentence_index=_int(meta, "sentence_index"),
+        start=_int(meta, "char_start"),
+        end=_int(meta, "char_end"),
+        sentence=text,
+        speaker=_str(meta, "speaker"),
+        dense=score,
     )
 
 

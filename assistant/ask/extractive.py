@@ -1,0 +1,148 @@
+"""The extractive answerer: choose evidence sentences, point out the part that answers, keep
+who said it, give every source's figure when they differ, and write the fixed words in the
+question's language. Quotes stay verbatim in the article's language; nothing is said that is
+not quoted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from assistant.ask.actors import actor
+from assistant.ask.draft import PIECES, Claim, Draft, marker
+from assistant.ask.figures import Figure, figures, past_time, relevant_figures
+from assistant.ask.question import Question, asks_for_actor
+from assistant.ask.select import Selection
+from core.lexicon import expand_en
+from core.types import SentenceRecord
+
+PHRASES = {
+    "en": {
+        "not_found": "The articles do not say. The nearest evidence:",
+        "differ": "Figures by source:",
+        "several": "The articles say:",
+        "according": "According to {who}: “{part}” {n}",
+        "reports": "{who} reports: “{part}” {n}",
+        "nearest": "- “{part}” {n}",
+    },
+    "ar": {
+        "not_found": "لا تذكر المقالات ذلك. أقرب ما وُجد:",
+        "differ": "الأرقام بحسب كل مصدر:",
+        "several": "تقول المقالات:",
+        "according": "بحسب {who}: «{part}» {n}",
+        "reports": "ورد في {who}: «{part}» {n}",
+        "nearest": "- «{part}» {n}",
+    },
+}
+MAX_CITATIONS = 3
+CLAIM_POOL = 5  # the best sentences a claim may come from
+
+
+class ExtractiveAnswerer:
+    """Answers by quoting the evidence: a figure and what it counts for "how many", the actor
+    for "who did", else the best sentence whole."""
+
+    def draft(self, question: Question, selection: Selection, k: int) -> Draft:
+        ranked = selection.ranked
+        if not selection.answerable or not ranked:
+            return _abstain(question, ranked[:k])
+        return _answer(question, _claims(question, ranked[:CLAIM_POOL]))
+
+
+Found = tuple[SentenceRecord, str]  # a sentence and the verbatim part of it to state
+
+
+def _abstain(question: Question, ranked: Sequence[SentenceRecord]) -> Draft:
+    words = PHRASES[_lang(question)]
+    nearest = list(ranked[:MAX_CITATIONS])
+    lines = [words["not_found"]]
+    lines += [
+        words["nearest"].format(part=r.sentence, n=marker(i)) for i, r in enumerate(nearest, 1)
+    ]
+    text = "\n".join(lines) if nearest else words["not_found"].split(".")[0] + "."
+    claims = tuple(Claim(i, r.id, r.sentence) for i, r in enumerate(nearest, 1))
+    return Draft(text, claims, answered=False)
+
+
+def _claims(question: Question, pool: Sequence[SentenceRecord]) -> list[Found]:
+    stems = (*question.terms, *question.ar_terms)
+    if question.kind == "count":
+        found = [_figure_part(r, relevant_figures(r.sentence, stems)) for r in pool]
+        kept = _distinct([f for f in found if f is not None])[:MAX_CITATIONS]
+        if kept:
+            return sorted(kept, key=lambda f: f[0].key)
+    if asks_for_actor(question):
+        kept = _actor_parts(question, pool)
+        if kept:
+            return kept[:MAX_CITATIONS]
+    return [(pool[0], pool[0].sentence)]
+
+
+def _figure_part(record: SentenceRecord, found: Sequence[Figure]) -> Found | None:
+    if not found:
+        return None
+    text = record.sentence
+    lead = [f for f in figures(text) if f.span.start < found[0].span.start]
+    start, end = found[0].span.start, found[-1].span.end
+    if lead and len(text[lead[-1].span.start : end].split()) <= 10:
+        start = lead[-1].span.start
+    part = text[start:end]
+    if len(part.split()) > 14:
+        part = PIECES.join(f.span.text for f in found)
+    when = past_time(text)
+    if when is not None and when.text not in part:
+        part = f"{part}{PIECES}{when.text}"
+    return record, part
+
+
+def _actor_parts(question: Question, pool: Sequence[SentenceRecord]) -> list[Found]:
+    verb, objects = _verb_and_objects(question)
+    found = []
+    for record in pool:
+        span = actor(record.sentence, verb, objects)
+        if span is not None:
+            found.append((record, span.text))
+    return _distinct(found)
+
+
+def _verb_and_objects(question: Question) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if not question.terms:
+        return (), ()
+    verb, *rest = question.terms
+    verbs = (verb, *expand_en(verb))
+    objects = tuple(t for term in rest for t in (term, *expand_en(term)))
+    return verbs, objects
+
+
+def _distinct(found: Sequence[Found]) -> list[Found]:
+    """One claim per (speaker, part): repeated reports of the same thing are cited once."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for record, part in found:
+        key = (record.speaker, part)
+        if key not in seen:
+            seen.add(key)
+            kept.append((record, part))
+    return kept
+
+
+def _answer(question: Question, found: Sequence[Found]) -> Draft:
+    words = PHRASES[_lang(question)]
+    claims = tuple(Claim(n, r.id, part, r.speaker) for n, (r, part) in enumerate(found, 1))
+    lines = [_line(words, claim, record) for claim, (record, _) in zip(claims, found, strict=True)]
+    if len(claims) > 1:
+        header = words["differ"] if question.kind == "count" else words["several"]
+        lines = [header, *(f"- {line}" for line in lines)]
+    short = "; ".join(part for record, part in found if part != record.sentence)
+    return Draft("\n".join(lines), claims, answered=True, short_answer=short)
+
+
+def _line(words: dict[str, str], claim: Claim, record: SentenceRecord) -> str:
+    n = marker(claim.marker)
+    if claim.speaker:
+        return words["according"].format(who=claim.speaker, part=claim.part, n=n)
+    who = record.source or f"“{record.title}”"
+    return words["reports"].format(who=who, part=claim.part, n=n)
+
+
+def _lang(question: Question) -> str:
+    return "ar" if question.language == "ar" else "en"

@@ -1,0 +1,110 @@
+"""Figures in a sentence and what they count ("أكثر من 30 شخصاً", "28 مدنياً"), the ones about
+a question's terms, and the time phrase that dates a figure about an earlier event. Used to
+rank (a count question wants a sentence with a figure) and to answer (the figure stated)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.lexicon import (
+    AR_NUMBER_WORDS,
+    AR_QUALIFIERS,
+    EN_NUMBER_WORDS,
+    EN_QUALIFIERS,
+    stem_match,
+)
+from core.normalize import normalize
+from core.spans import CLAUSE_STOP, Span, Token, matches, span, tokens
+
+_DIGITS = re.compile(r"^[0-9٠-٩]+(?:[.,٫][0-9٠-٩]+)?$")
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number in a sentence with the noun it counts: "أكثر من 30 شخصاً", "28 مدنياً"."""
+
+    span: Span
+    number: Span
+    counted: str
+
+
+def figures(sentence: str) -> list[Figure]:
+    """Every count-like number in `sentence` (years excluded), with qualifier and noun."""
+    toks = tokens(sentence)
+    found = []
+    for i, tok in enumerate(toks):
+        if not _is_number(tok) or _YEAR.match(tok.norm):
+            continue
+        start = _qualifier_start(sentence, toks, i)
+        end, counted = _counted_noun(toks, i)
+        number_start = tok.start + (
+            1 if tok.norm.startswith("و") and tok.norm[1:2].isdigit() else 0
+        )
+        start = max(start, number_start) if start == tok.start else start
+        found.append(
+            Figure(span(sentence, start, end), span(sentence, number_start, tok.end), counted)
+        )
+    return found
+
+
+def _is_number(tok: Token) -> bool:
+    bare = tok.norm[1:] if tok.norm.startswith("و") and len(tok.norm) > 1 else tok.norm
+    return bool(_DIGITS.match(bare)) or bare in AR_NUMBER_WORDS or tok.norm in EN_NUMBER_WORDS
+
+
+def _qualifier_start(sentence: str, toks: list[Token], i: int) -> int:
+    before = normalize(sentence[max(0, toks[i].start - 20) : toks[i].start])
+    for qualifier in (*AR_QUALIFIERS, *EN_QUALIFIERS):
+        if before.endswith(qualifier):
+            raw_start = max(0, toks[i].start - 20)
+            words_back = len(qualifier.split())
+            return toks[max(0, i - words_back)].start if i >= words_back else raw_start
+    return toks[i].start
+
+
+def _counted_noun(toks: list[Token], i: int) -> tuple[int, str]:
+    if i + 1 < len(toks) and toks[i + 1].start - toks[i].end <= 2:
+        nxt = toks[i + 1]
+        if not _is_number(nxt):
+            return nxt.end, nxt.norm
+    return toks[i].end, ""
+
+
+NEAR_TERM = 3  # words between a figure and a question term for the figure to be about it
+
+
+def relevant_figures(sentence: str, stems: Sequence[str]) -> list[Figure]:
+    """Figures whose counted noun matches the question's terms; failing that, figures within
+    NEAR_TERM words of one of the terms, in the same clause ("30 people were killed" for "how
+    many died?")."""
+    all_figures = [f for f in figures(sentence) if f.counted]
+    direct = [f for f in all_figures if any(stem_match(f.counted, s) for s in stems)]
+    if direct:
+        return direct
+    terms = [tok for tok in tokens(sentence) if matches(tok, stems)]
+    return [f for f in all_figures if any(_near(sentence, f.span, term) for term in terms)]
+
+
+def _near(sentence: str, span: Span, term: Token) -> bool:
+    start, end = (span.end, term.start) if span.end <= term.start else (term.end, span.start)
+    between = sentence[start:end] if start <= end else ""
+    return len(between.split()) <= NEAR_TERM and not CLAUSE_STOP.search(between)
+
+
+_PAST = re.compile(
+    r"(?:أواخر |أوائل |منتصف |في )?(?:يناير|فبراير|مارس|أبريل|مايو|يونيو|يوليو|أغسطس|سبتمبر|"
+    r"أكتوبر|نوفمبر|ديسمبر|كانون|شباط|آذار|نيسان|أيار|حزيران|تموز|آب|أيلول|تشرين)"
+    r"(?:/\w+)?(?: (?:الماضي|الفائت|من العام الماضي))?|"
+    r"\b(?:(?:early|late|mid|in) )?(?:January|February|March|April|May|June|July|August|"
+    r"September|October|November|December)(?: \d{4})?\b|\blast (?:week|month|year)\b"
+)
+
+
+def past_time(sentence: str) -> Span | None:
+    """A month or "last week/month/year" phrase in the sentence, verbatim: said with a figure
+    so that a figure about an earlier event is not read as one about this one."""
+    match = _PAST.search(sentence)
+    return span(sentence, match.start(), match.end()) if match else None

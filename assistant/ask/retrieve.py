@@ -1,0 +1,77 @@
+"""Retrieval: pool the candidate sentences for a question with their raw scores (no ranking;
+see rerank.py): the sentences nearest the question, the sentences of the nearest chunks (their
+chunk's similarity), and BM25 hits over normalised words (their BM25 score).
+
+Where BM25 finds nothing (an English question over Arabic articles) it adds nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from assistant.ask.lexical import LexicalIndex
+from assistant.ask.question import Question
+from core.settings import RetrievalSettings
+from core.store import ArticleStore
+from core.types import Filters, SentenceRecord
+
+Pool = dict[tuple[str, int], SentenceRecord]
+
+
+class Retriever(Protocol):
+    """Finds the candidate sentences for a question."""
+
+    def retrieve(
+        self, question: Question, vector: np.ndarray, filters: Filters
+    ) -> list[SentenceRecord]:
+        """Candidates with their `dense`, `chunk` and `lexical` scores, in no particular order;
+        `vector` is the question's embedding."""
+        ...
+
+
+class HybridRetriever:
+    """Dense sentences, dense chunks and BM25 from one store. The BM25 index is built on first
+    use and rebuilt when the store's sentence count changes."""
+
+    def __init__(self, store: ArticleStore, settings: RetrievalSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._lexical: LexicalIndex | None = None
+        self._lexical_count = -1
+
+    def retrieve(
+        self, question: Question, vector: np.ndarray, filters: Filters
+    ) -> list[SentenceRecord]:
+        cfg = self.settings
+        pool: Pool = {r.key: r for r in self.store.query_sentences(vector, cfg.dense_k, filters)}
+        chunk_scores = self._chunk_scores(vector, filters)
+        for r in self.lexical_index().search(question.search_terms, cfg.lexical_k, filters.allows):
+            pool[r.key] = pool.get(r.key, r).scored(lexical=r.lexical)
+        self._fill_dense(vector, pool)
+        return [r.scored(chunk=chunk_scores.get(key, 0.0)) for key, r in pool.items()]
+
+    def lexical_index(self) -> LexicalIndex:
+        count = self.store.count_sentences()
+        if self._lexical is None or count != self._lexical_count:
+            self._lexical = LexicalIndex(self.store.iter_sentences())
+            self._lexical_count = count
+        return self._lexical
+
+    def _chunk_scores(self, vector: np.ndarray, filters: Filters) -> dict[tuple[str, int], float]:
+        scores: dict[tuple[str, int], float] = {}
+        for chunk in self.store.query_chunks(vector, self.settings.chunk_k, filters):
+            for span in chunk.sentences:
+                key = (chunk.article_id, span.index)
+                scores[key] = max(scores.get(key, 0.0), chunk.score)
+        return scores
+
+    def _fill_dense(self, vector: np.ndarray, pool: Pool) -> None:
+        """The similarity of pooled sentences that only BM25 found, from their stored vectors."""
+        missing = {r.id: key for key, r in pool.items() if r.dense == 0.0}
+        if not missing:
+            return
+        for record_id, stored in self.store.sentence_vectors(list(missing)).items():
+            key = missing[record_id]
+            pool[key] = pool[key].scored(dense=float(stored @ vector))

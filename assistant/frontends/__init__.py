@@ -1,0 +1,2 @@
+"""The front ends, thin layers over the Python API (assistant.api): the command line, the web
+UI and the HTML it renders."""

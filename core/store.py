@@ -1,0 +1,160 @@
+"""What every part asks of an article store, and the records a store hands back; the Chroma
+implementation is core/chroma.py.
+
+A store keeps each article as its chunks and its sentences, each with a vector, and an
+article record written last (the commit marker: a record means the article is complete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from core.types import Article, Chunk, Filters, Sentence, SentenceRecord
+
+# The layout of what a store holds. 2: every sentence carries the speaker read at ingestion.
+# A store written by an older version is refused with the command that updates it.
+SCHEMA = 2
+
+
+@dataclass(frozen=True)
+class SentenceSpan:
+    """One sentence of a chunk: its index in the article and its offsets in the article text."""
+
+    index: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What the store knows about one article, without its text."""
+
+    id: str
+    title: str
+    source: str
+    url: str
+    date: str
+    author: str
+    language: str
+    origin: str
+    content_hash: str
+    n_sentences: int
+    n_chunks: int
+
+
+@dataclass(frozen=True)
+class ArticleDetail(StoredArticle):
+    """A stored article with its full text and the (start, end) offsets of every sentence."""
+
+    text: str
+    sentence_spans: tuple[tuple[int, int], ...]
+
+    def sentence_texts(self) -> list[str]:
+        return [self.text[start:end] for start, end in self.sentence_spans]
+
+
+@dataclass(frozen=True)
+class ArticleWrite:
+    """One article to store, with its parts, their vectors (rows in the parts' order) and the
+    speaker of each sentence ("" for none; all "" when `speakers` is empty)."""
+
+    article: Article
+    sentences: Sequence[Sentence]
+    chunks: Sequence[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    speakers: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class ChunkHit:
+    """One chunk found by `ArticleStore.query_chunks`; `score` is its cosine similarity to the
+    query."""
+
+    id: str
+    article_id: str
+    text: str
+    score: float
+    content_hash: str
+    chunk_index: int
+    char_start: int
+    char_end: int
+    sentences: tuple[SentenceSpan, ...]
+    title: str
+    source: str
+    url: str
+    date: str
+    author: str
+    language: str
+
+    @property
+    def sentence_first(self) -> int:
+        return self.sentences[0].index if self.sentences else -1
+
+    @property
+    def sentence_last(self) -> int:
+        return self.sentences[-1].index if self.sentences else -1
+
+
+class ArticleStore(Protocol):
+    """Articles, their chunks and their sentences, with vectors; searched by vector."""
+
+    @property
+    def location(self) -> str:
+        """Where the store is (a folder or a server URL), for messages."""
+        ...
+
+    def close(self) -> None: ...
+
+    def bind_embedder(self, name: str, dim: int) -> None:
+        """Record the embedder on a new store, or check it is the one the store was built with."""
+        ...
+
+    def check_schema(self) -> None:
+        """Raise StoreError, naming the command that updates it, for a store whose layout is
+        older than SCHEMA."""
+        ...
+
+    def stored_hash(self, article_id: str) -> str | None: ...
+
+    def count_articles(self) -> int: ...
+
+    def count_sentences(self) -> int: ...
+
+    def write_articles(self, writes: Sequence[ArticleWrite]) -> None:
+        """Store the articles whole, or (on failure) leave none of the batch half-written."""
+        ...
+
+    def delete_article(self, article_id: str) -> bool: ...
+
+    def list_articles(self) -> list[StoredArticle]: ...
+
+    def get_article(self, article_id: str) -> ArticleDetail | None: ...
+
+    def query_chunks(self, vector: np.ndarray, k: int, filters: Filters) -> list[ChunkHit]:
+        """The `k` chunks nearest `vector` that `filters` allow, best first."""
+        ...
+
+    def query_sentences(self, vector: np.ndarray, k: int, filters: Filters) -> list[SentenceRecord]:
+        """The `k` sentences nearest `vector` that `filters` allow, best first, with `dense`."""
+        ...
+
+    def iter_sentences(self) -> Iterator[SentenceRecord]:
+        """Every stored sentence (for lexical indexing)."""
+        ...
+
+    def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def remove_orphans(self) -> int: ...
+
+    def set_speakers(self, article_id: str, speakers: Sequence[str]) -> None:
+        """Store the speaker of each sentence of a stored article (in sentence order)."""
+        ...
+
+    def mark_schema(self) -> None:
+        """Record that the store's layout is SCHEMA (after `set_speakers` for every article)."""
+        ...
