@@ -79,21 +79,14 @@ class Assistant:
     def store(self) -> ArticleStore:
         with self._building:
             if self._store is None:
-                cfg = self.settings.store
-                self._store = open_store(path=cfg.path, url=cfg.url, collection=cfg.collection)
+                self._store = open_store(self.settings.store)
             return self._store
 
     @property
     def embedder(self) -> Embedder:
         with self._building:
             if self._embedder is None:
-                cfg = self.settings.embedder
-                self._embedder = build_embedder(
-                    cfg.model,
-                    cache_dir=cfg.cache_dir,
-                    batch_size=cfg.batch_size,
-                    threads=cfg.threads,
-                )
+                self._embedder = build_embedder(self.settings.embedder)
             return self._embedder
 
     def ingest(

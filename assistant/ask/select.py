@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -53,17 +53,21 @@ class EvidenceSelector(Protocol):
 
 
 class Background:
-    """How similar unrelated sentences look to a question, for this embedder."""
+    """How similar unrelated sentences look to a question, for this embedder. The background
+    is embedded once per model (name and dimension, as a store knows its embedder) and
+    process, however many stores are opened."""
+
+    _vectors: ClassVar[dict[tuple[str, int], np.ndarray]] = {}
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
-        self._vectors: np.ndarray | None = None
 
     def similarity(self, vector: np.ndarray) -> float:
         """Median cosine similarity of `vector` (a normalised question) to the background."""
-        if self._vectors is None:
-            self._vectors = self.embedder.embed_passages(background_sentences())
-        return float(np.median(self._vectors @ vector))
+        key = (self.embedder.name, self.embedder.dim)
+        if key not in self._vectors:
+            self._vectors[key] = self.embedder.embed_passages(background_sentences())
+        return float(np.median(self._vectors[key] @ vector))
 
 
 def background_sentences() -> list[str]:
