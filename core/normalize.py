@@ -51,14 +51,27 @@ _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 
 
-def normalize(text: str) -> str:
-    """Return the matching form of `text` (see the module docstring for what changes)."""
+def normalize(text: str, *, fold_ya: bool = True) -> str:
+    """Return the matching form of `text` (see the module docstring for what changes).
+    `fold_ya=False` keeps alef maqsura ى apart from ya ي (بنى "built" is not بني "Banu"), for
+    matches that must not rest on that folding alone; every other change is the same, so the
+    two forms have the same length and words."""
     text = unicodedata.normalize("NFKC", text)
     text = _DIACRITICS.sub("", text).replace(_TATWEEL, "")
+    if not fold_ya:
+        text = text.replace("ى", "\ue002")
     text = text.translate(_LETTERS).casefold()
+    if not fold_ya:
+        text = text.replace("\ue002", "ى")
     return _SPACES.sub(" ", text).strip()
 
 
-def words(text: str) -> list[str]:
+def strip_marks(text: str) -> str:
+    """`text` without Arabic diacritics and tatweel, nothing else changed: what a fully
+    vowelled question is embedded as."""
+    return _DIACRITICS.sub("", text).replace(_TATWEEL, "")
+
+
+def words(text: str, *, fold_ya: bool = True) -> list[str]:
     """Normalised word tokens of `text` (letters and digits; punctuation dropped)."""
-    return _WORD.findall(normalize(text))
+    return _WORD.findall(normalize(text, fold_ya=fold_ya))

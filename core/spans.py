@@ -12,6 +12,7 @@ from core.normalize import normalize
 
 _TOKEN = re.compile(r"[\w\u0640\u064B-\u065F\u0670]+(?:[.,٫][0-9٠-٩]+)?")
 CLAUSE_STOP = re.compile(r"[،,.;؛:!?؟()]")
+PIECES = " … "  # verbatim pieces of one sentence stated together are joined by this
 
 
 @dataclass(frozen=True)

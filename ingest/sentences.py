@@ -22,7 +22,7 @@ _QUOTE_PAIRS = {"«": "»", "“": "”", "‹": "›"}
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st vs etc e.g i.e u.s u.k u.n inc ltd co corp gen col lt sgt
     capt gov sen rep no nos fig jan feb mar apr jun jul aug sep sept oct nov dec mt ft approx
-    dept est a.m p.m al د م ه هـ ص ج ق.م أ ش""".split()
+    dept est a.m p.m al د م ه هـ ص ج ق.م أ ش أ.د ص.ب""".split()
 )
 _END_RUN = re.compile(r"[.!?؟…]+")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064A]")
@@ -95,11 +95,20 @@ def _abbreviation(text: str, mark: int, cut: int) -> bool:
     while word_start > cut and not text[word_start - 1].isspace() and text[word_start - 1] != '"':
         word_start -= 1
     word = text[word_start:mark].lstrip("(«“")
-    if word.casefold() in _ABBREVIATIONS:
+    if word.casefold() in _ABBREVIATIONS or _dotted_abbreviation(text, word_start, mark):
         return True
     if len(word) == 1 and word.isupper():
         return True
     return word.isdigit() and not text[cut:word_start].strip()
+
+
+def _dotted_abbreviation(text: str, word_start: int, mark: int) -> bool:
+    """Is the dot at `mark` inside a listed abbreviation written with dots, like ق.م (BC)?"""
+    token_end = mark + 1
+    while token_end < len(text) and not text[token_end].isspace() and text[token_end] not in "،,;:":
+        token_end += 1
+    token = text[word_start:token_end].lstrip("(«“").rstrip(".)»”")
+    return "." in token and token.casefold() in _ABBREVIATIONS
 
 
 def _quoted_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

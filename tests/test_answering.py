@@ -76,6 +76,16 @@ def test_who_names_the_actor_with_its_hedge(sample_assistant: Assistant, questio
 
 
 @pytest.mark.model
+def test_a_fully_vowelled_question_is_answered_like_the_bare_one(
+    sample_assistant: Assistant,
+) -> None:
+    bare = sample_assistant.ask("كم عدد القتلى المدنيين؟")
+    vowelled = sample_assistant.ask("كَمْ عَدَدُ القَتْلَى المَدَنِيِّينَ؟")
+    assert vowelled.answered and vowelled.confidence == bare.confidence
+    assert vowelled.text == bare.text and vowelled.citations == bare.citations
+
+
+@pytest.mark.model
 def test_follow_up_uses_the_conversation(sample_assistant: Assistant) -> None:
     first = sample_assistant.chat([{"role": "user", "content": "How many civilians died?"}])
     follow = sample_assistant.chat(

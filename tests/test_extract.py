@@ -6,8 +6,11 @@ import pytest
 from conftest import SAMPLE_ARTICLE
 
 from assistant.ask.actors import actor
-from assistant.ask.figures import figures, past_time, relevant_figures
+from assistant.ask.extractive import ExtractiveAnswerer
+from assistant.ask.figures import figures, past_time, relevant_figures, without_references
 from assistant.ask.question import analyse, asks_for_actor, is_follow_up, question_kind
+from assistant.ask.select import Selection
+from core.types import SentenceRecord
 from ingest.sentences import split_sentences
 from ingest.speakers import speakers
 
@@ -146,3 +149,54 @@ def test_past_time_is_found_verbatim() -> None:
     assert past_time(SENTENCES[8]).text == "أواخر يونيو/حزيران الماضي"  # type: ignore[union-attr]
     assert past_time("Twelve houses burned in late June 2015.").text == "late June 2015"  # type: ignore[union-attr]
     assert past_time(SENTENCES[1]) is None
+
+
+def test_an_arabic_actor_never_rests_on_the_ya_folding_alone() -> None:
+    question = analyse("من بنى قرطاج؟")
+    assert question.terms[0] == "بني" and question.exact_terms[0] == "بنى"
+    banu = "وحكمها بنو زيان ثم بني برطال لقرون، وبنى الملك قصرا."
+    verbs, exact = question.terms[:1], question.exact_terms[:1]
+    assert actor("وحكمت المدينة بني برطال قرونا.", verbs, ("قرطاج",), exact) is None
+    found = actor(banu, verbs, (), exact)
+    assert found is not None and found.text.startswith("وبنى")
+    assert actor("وحكمت المدينة بني برطال قرونا.", verbs, ("قرطاج",)) is not None  # folded only
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The mine produced 5,000 tonnes of copper[7][8] in 2010.", ["5,000 tonnes"]),
+        ("2][3] أما الإنتاج فبلغ 300 طن سنويا.", ["300 طن"]),
+        ("It was founded by 12 monks[3].", ["12 monks"]),
+    ],
+)
+def test_reference_markers_are_never_figures(sentence: str, expected: list[str]) -> None:
+    assert [f.span.text for f in figures(sentence)] == expected
+
+
+def test_reference_markers_leave_the_pointed_out_part() -> None:
+    assert without_references("copper[7][8] it") == "copper … it"
+    assert without_references("12 monks[3]") == "12 monks"
+    assert without_references("no markers here") == "no markers here"
+
+
+def test_a_count_answer_states_the_best_sentences_figure() -> None:
+    best = record(0, "Gateshead had a population of 120,046 at the 2011 census.")
+    other = record(1, "The county is home to 1,188,580 people, more than before.")
+    question = analyse("How many people live in Gateshead?")
+    draft = ExtractiveAnswerer().draft(question, Selection([best, other], 0.9, True), 5)
+    assert "120,046" in draft.text.split("\n")[1]  # the first line after the header
+    assert draft.claims[0].sentence_id == best.id
+
+
+def record(i: int, text: str) -> SentenceRecord:
+    return SentenceRecord(
+        id=f"a:s{i}", article_id="a", title="T", source="S", url="", date="", language="en",
+        sentence_index=i, start=0, end=len(text), sentence=text,
+    )  # fmt: skip
+
+
+def test_the_question_is_embedded_without_vowel_marks() -> None:
+    question = analyse("مَتَى تَأَسَّسَتْ جَامِعَةُ العُلومِ؟")
+    assert question.search_text == "متى تأسست جامعة العلوم؟"
+    assert question.text == "مَتَى تَأَسَّسَتْ جَامِعَةُ العُلومِ؟" and question.kind == "when"

@@ -78,3 +78,21 @@ def test_offsets_always_give_back_the_text(text: str) -> None:
         assert s.text == s.text.strip()
         assert s.start >= previous_end
         previous_end = s.end
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ولد سنة 384 ق.م في أثينا.",
+        "توفي أرسطو عام 322 ق.م. في خالكيس",
+        "قال د. أحمد إن الوضع صعب.",
+        "حاضر أ.د. محمد علي في الجامعة.",
+        "أ.د محمد علي حاضر.",
+        "العنوان ص.ب 1234 الرياض.",
+        "ولد عام 1950 م. في القاهرة.",
+        "Mr. Smith met Dr. Jones of the U.S. Army at 5 p.m. on Monday.",
+        "Gen. Allen and Sgt. Brown went to St. Louis, e.g. by train, approx. 5 km, No. 5 road.",
+    ],
+)
+def test_listed_abbreviations_do_not_end_a_sentence(text: str) -> None:
+    assert texts(text) == [text]

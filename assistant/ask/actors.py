@@ -6,18 +6,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.lexicon import AR_HEDGES, EN_HEDGES, EN_SAY_VERBS
+from core.lexicon import AR_HEDGES, EN_HEDGES, EN_SAY_VERBS, stem_match
 from core.normalize import normalize
 from core.spans import Span, Token, clause_break, matches, span, tokens
 
 
-def actor(sentence: str, verb_stems: Sequence[str], object_stems: Sequence[str]) -> Span | None:
+def actor(
+    sentence: str,
+    verb_stems: Sequence[str],
+    object_stems: Sequence[str],
+    exact_verbs: Sequence[str] = (),
+) -> Span | None:
     """The verb of the question with its hedges and its subject, e.g. "نفذها على الأرجح التحالف
-    الذي تقوده الولايات المتحدة"; None when the verb is not in the sentence."""
+    الذي تقوده الولايات المتحدة"; None when the verb is not in the sentence. `exact_verbs` are
+    the Arabic verb's stems with alef maqsura kept: the verb must match those too, so that بنى
+    ("built") is never found in بني ("Banu")."""
     toks = tokens(sentence)
     for i, tok in enumerate(toks):
-        if not matches(tok, verb_stems) or sentence[tok.start - 1 : tok.start] == "-":
-            continue  # "US-led" is no verb
+        if not _is_verb(sentence, tok, verb_stems, exact_verbs):
+            continue
         if tok.text.isascii():
             found = _english_actor(sentence, toks, i, object_stems)
         elif _subject_first(toks, i):
@@ -31,6 +38,15 @@ def actor(sentence: str, verb_stems: Sequence[str], object_stems: Sequence[str])
         if found is not None:
             return found
     return None
+
+
+def _is_verb(sentence: str, tok: Token, stems: Sequence[str], exact: Sequence[str]) -> bool:
+    if not matches(tok, stems) or sentence[tok.start - 1 : tok.start] == "-":
+        return False  # "US-led" is no verb
+    if not exact or tok.text.isascii():
+        return True
+    unfolded = normalize(tok.text, fold_ya=False)
+    return any(stem_match(unfolded, stem) for stem in exact)
 
 
 _EN_PARTICLES = frozenset("out up off down".split())

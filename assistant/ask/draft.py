@@ -15,9 +15,9 @@ from typing import Protocol
 
 from assistant.ask.question import Question
 from assistant.ask.select import Selection
+from core.spans import PIECES
 
 MARKER = re.compile("\ue000([0-9]+)\ue001")
-PIECES = " … "  # parts of one sentence stated together are joined by this
 
 
 def marker(n: int) -> str:
@@ -57,4 +57,5 @@ class Answerer(Protocol):
 
 
 def pieces(part: str) -> Sequence[str]:
+    """The verbatim pieces of a claim's part."""
     return part.split(PIECES)

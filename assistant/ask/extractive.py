@@ -8,11 +8,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from assistant.ask.actors import actor
-from assistant.ask.draft import PIECES, Claim, Draft, marker
-from assistant.ask.figures import Figure, figures, past_time, relevant_figures
+from assistant.ask.draft import Claim, Draft, marker
+from assistant.ask.figures import (
+    Figure,
+    figures,
+    nearest_figure,
+    past_time,
+    relevant_figures,
+    without_references,
+)
 from assistant.ask.question import Question, asks_for_actor
 from assistant.ask.select import Selection
 from core.lexicon import expand_en
+from core.spans import PIECES
 from core.types import SentenceRecord
 
 PHRASES = {
@@ -66,7 +74,8 @@ def _abstain(question: Question, ranked: Sequence[SentenceRecord]) -> Draft:
 def _claims(question: Question, pool: Sequence[SentenceRecord]) -> list[Found]:
     stems = (*question.terms, *question.ar_terms)
     if question.kind == "count":
-        found = [_figure_part(r, relevant_figures(r.sentence, stems)) for r in pool]
+        found = [_best_figure(question, pool)]
+        found += [_figure_part(r, relevant_figures(r.sentence, stems)) for r in pool]
         kept = _distinct([f for f in found if f is not None])[:MAX_CITATIONS]
         if kept:
             return sorted(kept, key=lambda f: f[0].key)
@@ -77,6 +86,21 @@ def _claims(question: Question, pool: Sequence[SentenceRecord]) -> list[Found]:
     return [(pool[0], pool[0].sentence)]
 
 
+def _best_figure(question: Question, pool: Sequence[SentenceRecord]) -> Found | None:
+    """The figure of the best-ranked sentence that holds one, when none of its figures names
+    what is counted ("a population of 120,046" for "how many people live in Gateshead?"): the
+    one nearest a question term (none when the sentence holds no question term). The figure
+    stated then comes from the best evidence, not only from a weaker sentence that happens to
+    name the noun."""
+    best = next((r for r in pool if figures(r.sentence)), None)
+    if best is None:
+        return None
+    stems = (*question.terms, *question.ar_terms)
+    if relevant_figures(best.sentence, stems):
+        return None  # its figures are found the usual way
+    return _figure_part(best, nearest_figure(best.sentence, stems))
+
+
 def _figure_part(record: SentenceRecord, found: Sequence[Figure]) -> Found | None:
     if not found:
         return None
@@ -85,7 +109,7 @@ def _figure_part(record: SentenceRecord, found: Sequence[Figure]) -> Found | Non
     start, end = found[0].span.start, found[-1].span.end
     if lead and len(text[lead[-1].span.start : end].split()) <= 10:
         start = lead[-1].span.start
-    part = text[start:end]
+    part = without_references(text[start:end])
     if len(part.split()) > 14:
         part = PIECES.join(f.span.text for f in found)
     when = past_time(text)
@@ -96,11 +120,12 @@ def _figure_part(record: SentenceRecord, found: Sequence[Figure]) -> Found | Non
 
 def _actor_parts(question: Question, pool: Sequence[SentenceRecord]) -> list[Found]:
     verb, objects = _verb_and_objects(question)
+    exact = question.exact_terms[:1] if question.language == "ar" else ()
     found = []
     for record in pool:
-        span = actor(record.sentence, verb, objects)
+        span = actor(record.sentence, verb, objects, exact)
         if span is not None:
-            found.append((record, span.text))
+            found.append((record, without_references(span.text)))
     return _distinct(found)
 
 

@@ -16,7 +16,7 @@ from core.lexicon import (
     stem_match,
 )
 from core.normalize import normalize
-from core.spans import CLAUSE_STOP, Span, Token, matches, span, tokens
+from core.spans import CLAUSE_STOP, PIECES, Span, Token, matches, span, tokens
 
 _DIGITS = re.compile(r"^[0-9٠-٩]+(?:[.,٫][0-9٠-٩]+)?$")
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
@@ -36,7 +36,7 @@ def figures(sentence: str) -> list[Figure]:
     toks = tokens(sentence)
     found = []
     for i, tok in enumerate(toks):
-        if not _is_number(tok) or _YEAR.match(tok.norm):
+        if not _is_number(tok) or _YEAR.match(tok.norm) or is_reference(sentence, tok):
             continue
         start = _qualifier_start(sentence, toks, i)
         end, counted = _counted_noun(toks, i)
@@ -48,6 +48,21 @@ def figures(sentence: str) -> list[Figure]:
             Figure(span(sentence, start, end), span(sentence, number_start, tok.end), counted)
         )
     return found
+
+
+def is_reference(sentence: str, tok: Token) -> bool:
+    """Is the token a bracketed citation marker, as in "copper[7][8]" or "2][3]"?"""
+    return sentence[tok.start - 1 : tok.start] == "[" or sentence[tok.end : tok.end + 1] == "]"
+
+
+REFERENCES = re.compile(r"\s*(?:\[\d+\]|\d+\]|\[\d+)+\s*")
+
+
+def without_references(part: str) -> str:
+    """`part` with bracketed citation markers taken out: trimmed at its ends, and inner ones
+    replaced by the " … " that joins verbatim pieces (so every piece is still verbatim)."""
+    pieces = [piece for piece in REFERENCES.split(part) if piece.strip()]
+    return PIECES.join(piece.strip() for piece in pieces) if pieces else part
 
 
 def _is_number(tok: Token) -> bool:
@@ -86,6 +101,21 @@ def relevant_figures(sentence: str, stems: Sequence[str]) -> list[Figure]:
         return direct
     terms = [tok for tok in tokens(sentence) if matches(tok, stems)]
     return [f for f in all_figures if any(_near(sentence, f.span, term) for term in terms)]
+
+
+def nearest_figure(sentence: str, stems: Sequence[str]) -> list[Figure]:
+    """The figure (counted or not) fewest words away from one of the terms, as a list of one;
+    [] when the sentence holds no figure or none of the terms."""
+    terms = [tok for tok in tokens(sentence) if matches(tok, stems)]
+    found = figures(sentence)
+    if not terms or not found:
+        return []
+    return [min(found, key=lambda f: min(_words_between(sentence, f.span, t) for t in terms))]
+
+
+def _words_between(sentence: str, span: Span, term: Token) -> int:
+    start, end = (span.end, term.start) if span.end <= term.start else (term.end, span.start)
+    return len(sentence[start:end].split()) if start <= end else 0
 
 
 def _near(sentence: str, span: Span, term: Token) -> bool:

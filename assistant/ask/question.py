@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from core.errors import QuestionError
 from core.language import detect_language
 from core.lexicon import AR_STOPWORDS, EN_STOPWORDS, ar_stem, expand_en
-from core.normalize import normalize, words
+from core.normalize import normalize, strip_marks, words
 
 MAX_QUESTION_CHARS = 2000
 
@@ -43,8 +43,11 @@ _FOLLOW_UP_AR = re.compile(r"^\W*(و|ماذا عن|وماذا)|(\s|^)(هم|هو|
 @dataclass(frozen=True)
 class Question:
     """A question as the answerer sees it. `search_text` is what retrieval embeds (the question,
-    plus the previous question for a follow-up); `terms` are its content words, normalised and,
-    for Arabic, stemmed; `ar_terms` adds Arabic stems for English words from the lexicon."""
+    plus the previous question for a follow-up, without Arabic vowel marks: a fully vowelled
+    question embeds far from the unvowelled text articles are written in); `terms` are its
+    content words, normalised and, for Arabic, stemmed; `ar_terms` adds Arabic stems for
+    English words from the lexicon; `exact_terms` are the terms with alef maqsura kept apart
+    from ya (same order)."""
 
     text: str
     language: str
@@ -52,6 +55,7 @@ class Question:
     terms: tuple[str, ...]
     ar_terms: tuple[str, ...]
     search_text: str
+    exact_terms: tuple[str, ...] = ()
 
     @property
     def search_terms(self) -> tuple[str, ...]:
@@ -97,12 +101,14 @@ def history_questions(messages: Sequence[dict[str, str]]) -> tuple[str, list[str
 def analyse(text: str, history: list[str] | None = None) -> Question:
     """Analyse `text`; `history` holds earlier user questions, oldest first."""
     language = detect_language(text) or "en"
-    search_text = text
+    search_text = strip_marks(text)
     if history and is_follow_up(text, language):
-        search_text = f"{history[-1]} {text}"
+        search_text = f"{strip_marks(history[-1])} {search_text}"
     terms = content_words(text)
     ar_terms = tuple(stem for term in terms for stem in expand_en(term))
-    return Question(text, language, question_kind(text, language), terms, ar_terms, search_text)
+    kind = question_kind(text, language)
+    exact = content_words(text, fold_ya=False)
+    return Question(text, language, kind, terms, ar_terms, search_text, exact)
 
 
 def question_kind(text: str, language: str) -> str:
@@ -124,14 +130,17 @@ def asks_for_actor(question: Question) -> bool:
     return not pattern.search(normalize(question.text))
 
 
-def content_words(text: str) -> tuple[str, ...]:
-    """Normalised (Arabic: stemmed) words of `text` that are not question words or stopwords."""
+def content_words(text: str, *, fold_ya: bool = True) -> tuple[str, ...]:
+    """Normalised (Arabic: stemmed) words of `text` that are not question words or stopwords.
+    `fold_ya=False` gives the same words with alef maqsura kept apart (see `normalize`)."""
     kept = []
-    for word in words(text):
-        bare = word[1:] if word.startswith("و") and word[1:] in AR_STOPWORDS else word
+    for word, exact in zip(words(text), words(text, fold_ya=False), strict=True):
+        skip = 1 if word.startswith("و") and word[1:] in AR_STOPWORDS else 0
+        bare = word[skip:]
         if bare in AR_STOPWORDS or bare in EN_STOPWORDS:
             continue
-        kept.append(ar_stem(bare) if detect_language(bare) == "ar" else bare)
+        form = bare if fold_ya else exact[skip:]
+        kept.append(ar_stem(form) if detect_language(form) == "ar" else form)
     return tuple(kept)
 
 
