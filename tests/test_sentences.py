@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.sentences import split_sentences
+from ingest.sentences import _ABBREVIATIONS, split_sentences
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample" / "airstrike-deir-ez-zor.ar.txt"
 
@@ -95,4 +95,11 @@ def test_offsets_always_give_back_the_text(text: str) -> None:
     ],
 )
 def test_listed_abbreviations_do_not_end_a_sentence(text: str) -> None:
+    assert texts(text) == [text]
+
+
+@pytest.mark.parametrize("abbreviation", sorted(_ABBREVIATIONS))
+def test_every_listed_abbreviation_keeps_its_sentence_whole(abbreviation: str) -> None:
+    arabic = not abbreviation[0].isascii()
+    text = f"قال {abbreviation}. كلاما طويلا." if arabic else f"We met {abbreviation}. Smith here."
     assert texts(text) == [text]
