@@ -88,6 +88,19 @@ class AbstentionSettings(BaseModel):
     pool: int = Field(40, ge=1, description="Top candidates searched for the best similarity.")
 
 
+class ReaderSettings(BaseModel):
+    """The trained reader (assistant/ask/read.py): reads the best sentences, reranks them and
+    points out the answer span. Without weights the answers use the rules."""
+
+    enabled: bool = Field(False, description="Run the reader when its weights are there.")
+    weights: Path | None = Field(None, description="reader.safetensors (default: bundled).")
+    depth: int = Field(8, ge=1, le=50, description="Best sentences read per question.")
+    weight: float = Field(2.0, description="Weight of the has-answer probability in the rank.")
+    min_has_answer: float = Field(
+        0.5, ge=0.0, le=1.0, description="Has-answer probability for a span to be stated."
+    )
+
+
 class AnswerSettings(BaseModel):
     """How questions are answered."""
 
@@ -135,5 +148,6 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     abstention: AbstentionSettings = AbstentionSettings()
+    reader: ReaderSettings = ReaderSettings()
     answer: AnswerSettings = AnswerSettings()
     ui: UISettings = UISettings()

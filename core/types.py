@@ -78,7 +78,9 @@ class SentenceRecord:
     """One stored sentence of one article, verbatim (`sentence`), with its article's metadata,
     the speaker read at ingestion, and the scores retrieval gave it: `dense` its cosine
     similarity to the question (what abstention is decided on), `lexical` its BM25 score,
-    `chunk` the similarity of the best chunk holding it, `score` the fused ranking score."""
+    `chunk` the similarity of the best chunk holding it, `score` the fused ranking score; a
+    sentence the reader read has `has_answer` (its probability of answering the question, -1
+    when not read) and the span `sentence[answer_start:answer_end]` it points out."""
 
     id: str
     article_id: str
@@ -96,6 +98,9 @@ class SentenceRecord:
     lexical: float = 0.0
     chunk: float = 0.0
     score: float = 0.0
+    has_answer: float = -1.0
+    answer_start: int = -1
+    answer_end: int = -1
 
     @property
     def key(self) -> tuple[str, int]:
@@ -104,6 +109,11 @@ class SentenceRecord:
 
     def scored(self, **scores: float) -> SentenceRecord:
         return replace(self, **scores)  # type: ignore[arg-type]
+
+    @property
+    def answer_span(self) -> str:
+        """The part the reader points out ("" when it did not read the sentence)."""
+        return self.sentence[self.answer_start : self.answer_end] if self.has_answer >= 0 else ""
 
     def record_fields(self) -> dict[str, Any]:
         """This record's own fields (not those a subclass adds), for building a view of it."""

@@ -16,9 +16,10 @@ RANK = {
     "assistant": 2,
     "assistant.frontends": 3,
     "evaluation": 3,
+    "training": 2,
 }
 
-PACKAGES = ("core", "ingest", "assistant", "evaluation")
+PACKAGES = ("core", "ingest", "assistant", "evaluation", "training")
 
 
 def package_of(module: str) -> str | None:

@@ -46,14 +46,27 @@ CLAIM_POOL = 5  # the best sentences a claim may come from
 
 
 class ExtractiveAnswerer:
-    """Answers by quoting the evidence: a figure and what it counts for "how many", the actor
-    for "who did", else the best sentence whole."""
+    """Answers by quoting the evidence. Where the reader read the best sentences, the spans it
+    points out with at least `min_has_answer` (best first, one per speaker and part); else
+    the rules: a figure and what it counts for "how many", the actor for "who did", else the
+    best sentence whole."""
+
+    def __init__(self, min_has_answer: float = 0.5) -> None:
+        self.min_has_answer = min_has_answer
 
     def draft(self, question: Question, selection: Selection, k: int) -> Draft:
         ranked = selection.ranked
         if not selection.answerable or not ranked:
             return _abstain(question, ranked[:k])
-        return _answer(question, _claims(question, ranked[:CLAIM_POOL]))
+        pool = ranked[:CLAIM_POOL]
+        found = _read_parts(pool, self.min_has_answer) or _claims(question, pool)
+        return _answer(question, found)
+
+
+def _read_parts(pool: Sequence[SentenceRecord], threshold: float) -> list[Found]:
+    """The reader's spans of the pool's sentences it says answer, best first."""
+    read = [(r, without_references(r.answer_span)) for r in pool if r.has_answer >= threshold]
+    return _distinct([(r, part) for r, part in read if part.strip()])[:MAX_CITATIONS]
 
 
 Found = tuple[SentenceRecord, str]  # a sentence and the verbatim part of it to state

@@ -17,6 +17,7 @@ from assistant.ask.check import CitationChecker, MarkerChecker
 from assistant.ask.draft import Answerer
 from assistant.ask.extractive import ExtractiveAnswerer
 from assistant.ask.question import Question
+from assistant.ask.read import ReadingReranker, build_reader
 from assistant.ask.rerank import FusionReranker, Reranker
 from assistant.ask.retrieve import HybridRetriever, Retriever
 from assistant.ask.select import Background, EvidenceModel, EvidenceSelector
@@ -92,11 +93,18 @@ def build_pipeline(
     return AnswerPipeline(
         embedder=embedder,
         retriever=retriever or HybridRetriever(store, settings.retrieval),
-        reranker=reranker or FusionReranker(settings.retrieval),
+        reranker=reranker or default_reranker(settings, store),
         selector=selector or default_selector(settings, embedder),
-        answerer=answerer or ExtractiveAnswerer(),
+        answerer=answerer or ExtractiveAnswerer(settings.reader.min_has_answer),
         checker=checker or MarkerChecker(),
     )
+
+
+def default_reranker(settings: Settings, store: ArticleStore) -> Reranker:
+    """Today's fusion, followed by the reader when it is on and its weights load."""
+    fusion = FusionReranker(settings.retrieval)
+    reader = build_reader(settings.reader, settings.embedder)
+    return fusion if reader is None else ReadingReranker(fusion, reader, store, settings.reader)
 
 
 def default_selector(settings: Settings, embedder: Embedder) -> EvidenceModel:

@@ -1,0 +1,79 @@
+"""The reader's place in the pipeline, with a fake reader (the model itself is tested in
+test_reader_training.py): it reranks the best sentences by its has-answer probability, the
+answer states the spans it points out, and without weights the rules answer (with a warning)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_ARTICLE
+
+from assistant import Assistant, HashingEmbedder, Settings
+from assistant.ask.read import ReadingReranker, build_reader
+from assistant.ask.rerank import FusionReranker
+from core.chroma import ChromaStore
+from core.reader_model import ReaderPair, Reading
+from core.settings import EmbedderSettings, ReaderSettings
+
+OBSERVATORY = 'وقال "المرصد السوري لحقوق الإنسان"'
+
+
+class FakeReader:
+    """Says the sentence holding `word` answers, pointing at `word`; the others do not."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.asked: list[ReaderPair] = []
+
+    def read(self, pairs: Sequence[ReaderPair]) -> list[Reading]:
+        self.asked += pairs
+        return [self._reading(p.sentence) for p in pairs]
+
+    def _reading(self, sentence: str) -> Reading:
+        at = sentence.find(self.word)
+        if at < 0:
+            return Reading(0.05, 0, 4, 0.0)
+        return Reading(0.97, at, at + len(self.word), 9.0)
+
+
+@pytest.fixture
+def stored(store: ChromaStore) -> ChromaStore:
+    Assistant(Settings(), store=store, embedder=HashingEmbedder()).ingest([SAMPLE_ARTICLE])
+    return store
+
+
+def reading_assistant(store: ChromaStore, reader: FakeReader) -> Assistant:
+    settings = Settings()
+    reranker = ReadingReranker(FusionReranker(settings.retrieval), reader, store, settings.reader)
+    return Assistant(settings, store=store, embedder=HashingEmbedder(), reranker=reranker)
+
+
+def test_the_reader_reranks_and_its_span_is_stated_first(stored: ChromaStore) -> None:
+    reader = FakeReader("28 مدنياً")
+    answer = reading_assistant(stored, reader).ask("كم عدد القتلى المدنيين؟")
+    assert answer.evidence[0].sentence.startswith(OBSERVATORY)
+    assert answer.evidence[0].has_answer == pytest.approx(0.97)
+    assert answer.short_answer == "28 مدنياً"
+    assert answer.text == "بحسب المرصد السوري لحقوق الإنسان: «28 مدنياً» [1]"
+    assert len(reader.asked) == Settings().reader.depth
+    first = next(p for p in reader.asked if p.sentence.startswith(OBSERVATORY))
+    assert first.previous.startswith("وقالت مصادر محلية") and first.next.startswith("وأضاف")
+
+
+def test_when_the_reader_finds_nothing_the_rules_answer(stored: ChromaStore) -> None:
+    answer = reading_assistant(stored, FakeReader("no such words")).ask("من نفذ الغارة؟")
+    first = answer.citations[0]
+    assert "نفذ" in answer.short_answer and answer.short_answer != first.sentence  # the actor rule
+
+
+def test_no_weights_means_the_rules_and_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = ReaderSettings(enabled=True, weights=tmp_path / "none.safetensors")
+    with caplog.at_level(logging.WARNING):
+        assert build_reader(missing, EmbedderSettings(cache_dir=tmp_path)) is None
+    assert "no reader weights" in caplog.text
+    assert build_reader(ReaderSettings(enabled=False), EmbedderSettings()) is None
