@@ -247,6 +247,15 @@ class ChromaStore:
             if old.get(w.article.id) not in (None, w.article.content_hash):
                 self._delete_parts(w.article.id, {"content_hash": {"$ne": w.article.content_hash}})
 
+    def complete_only(self, records: Sequence[SentenceRecord]) -> list[SentenceRecord]:
+        ids = sorted({r.article_id for r in records})
+        hashes = self._stored_hashes(ids) if ids else {}
+        return [
+            r
+            for r in records
+            if r.id == sentence_id(r.article_id, hashes.get(r.article_id, ""), r.sentence_index)
+        ]
+
     def _stored_hashes(self, article_ids: Sequence[str]) -> dict[str, str]:
         got = self._articles.get(ids=list(article_ids), include=["metadatas"])
         metas = got["metadatas"] or []

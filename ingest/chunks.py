@@ -30,11 +30,11 @@ def fit_sentences(
 def _fit_span(
     text: str, start: int, end: int, max_tokens: int, count: TokenCounter
 ) -> list[tuple[int, int]]:
-    if count(text[start:end]) <= max_tokens:
-        return [(start, end)]
-    cuts = [m.end() for m in _CLAUSE_END.finditer(text, start, end)]
+    if end - start <= 1 or count(text[start:end]) <= max_tokens:
+        return [(start, end)] if end > start else []  # one character is never split
+    cuts = [m.end() for m in _CLAUSE_END.finditer(text, start, end) if start < m.end() < end]
     if not cuts:
-        cuts = [m.start() for m in _SPACE.finditer(text, start, end)]
+        cuts = [m.start() for m in _SPACE.finditer(text, start, end) if start < m.start() < end]
     if not cuts:
         return _split_at(text, start, end, (start + end) // 2, max_tokens, count)
     middle = min(cuts, key=lambda cut: abs(cut - (start + end) / 2))

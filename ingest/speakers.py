@@ -15,15 +15,18 @@ from core.spans import CLAUSE_STOP, Token, tokens
 def speakers(sentences: Sequence[str]) -> list[str]:
     """The speaker of each sentence of an article, in order (see `speaker`)."""
     found: list[str] = []
+    named = ""
     for sentence in sentences:
-        found.append(speaker(sentence, found[-1] if found else ""))
+        found.append(speaker(sentence, found[-1] if found else "", named))
+        named = found[-1] or named
     return found
 
 
-def speaker(sentence: str, previous: str = "") -> str:
+def speaker(sentence: str, previous: str = "", named: str = "") -> str:
     """Who the sentence reports ("local sources", "the Observatory"), verbatim; "" if nobody.
-    A sentence whose say-verb has no subject of its own ("He added ...") inherits `previous`,
-    the speaker of the sentence before it."""
+    A sentence whose say-verb has no subject of its own ("وأضاف", "he added") inherits
+    `previous`, the speaker of the sentence before it. A pronoun is never a speaker: "He said"
+    is `named`, the last speaker named in the article, and "His lawyer X said" is "lawyer X"."""
     toks = tokens(sentence)
     for i, tok in enumerate(toks[:12]):
         verb = tok.norm[1:] if tok.norm[:1] in "وف" and tok.norm[1:] in AR_SAY_VERBS else tok.norm
@@ -32,7 +35,18 @@ def speaker(sentence: str, previous: str = "") -> str:
             if said:
                 return said
             return previous
-    return _according_to(sentence) or _english_speaker(sentence)
+    return _according_to(sentence) or _unpronouned(_english_speaker(sentence), named)
+
+
+_PRONOUNS = frozenset("he she they it we i you him her them us".split())
+_POSSESSIVE = re.compile(r"^(?:his|her|their|its|our|my|your)\s+", re.IGNORECASE)
+
+
+def _unpronouned(who: str, named: str) -> str:
+    """`who` without a pronoun: a pronoun alone is `named`, a leading possessive goes."""
+    if who.casefold() in _PRONOUNS:
+        return named
+    return _POSSESSIVE.sub("", who)
 
 
 _NO_QUOTES = str.maketrans("", "", '"«»“”')

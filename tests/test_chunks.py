@@ -91,3 +91,10 @@ def test_long_run_without_clauses_splits_at_spaces() -> None:
 def test_bad_budget() -> None:
     with pytest.raises(ValueError, match="budget"):
         chunk_sentences("a.", split_sentences("a."), budget=0, count=word_count)
+
+
+def test_fitting_ends_when_one_character_is_over_the_limit() -> None:
+    text = "ab, cd"
+    pieces = fit_sentences(text, split_sentences(text), max_tokens=5, count=lambda t: 10 * len(t))
+    assert [p.text for p in pieces] == ["a", "b", ",", "c", "d"]
+    assert all(text[p.start : p.end] == p.text for p in pieces)

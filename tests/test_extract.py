@@ -200,3 +200,22 @@ def test_the_question_is_embedded_without_vowel_marks() -> None:
     question = analyse("مَتَى تَأَسَّسَتْ جَامِعَةُ العُلومِ؟")
     assert question.search_text == "متى تأسست جامعة العلوم؟"
     assert question.text == "مَتَى تَأَسَّسَتْ جَامِعَةُ العُلومِ؟" and question.kind == "when"
+
+
+def test_a_pronoun_is_never_a_speaker() -> None:
+    article = [
+        "The minister, Ana Lopez, said the plan was ready.",
+        "The weather was fine.",
+        "He said the talks would go on.",
+        "His lawyer Louise Christian said he would appeal.",
+        "It said nothing more, according to him.",
+    ]
+    assert speakers(article) == [
+        "",  # "The minister, Ana Lopez, said": no leading subject read (unchanged)
+        "",
+        "",
+        "lawyer Louise Christian",
+        "lawyer Louise Christian",
+    ]
+    named = ["Officials in Kabul said the road was closed.", "He said it would reopen."]
+    assert speakers(named) == ["Officials in Kabul", "Officials in Kabul"]

@@ -116,3 +116,29 @@ def test_a_failed_write_is_rolled_back_and_named(
         assert failing.remove_orphans() == 0  # the rollback left no parts behind
     finally:
         failing.close()
+
+
+class KilledBeforeTheRecords(FailingRecords):
+    """What a kill between the parts and the records leaves: parts, no record, no rollback."""
+
+    def _undo_write(self, article_id: str, content_hash: str) -> None:
+        return
+
+
+def test_parts_of_an_incomplete_article_are_never_evidence(
+    backend: Backend, assistant: Assistant, tmp_path: Path
+) -> None:
+    (tmp_path / "kept.txt").write_text("Kept story\nThe bridge over the river was closed.\n")
+    assistant.ingest([tmp_path / "kept.txt"])
+    (tmp_path / "lost.txt").write_text("Lost story\nThe bridge over the river was closed today.\n")
+    killed = KilledBeforeTheRecords(backend.client(), backend.collection)
+    try:
+        Assistant(Settings(), store=killed, embedder=HashingEmbedder()).ingest(
+            [tmp_path / "lost.txt"]
+        )
+        assert killed.count_sentences() > assistant.store.count_articles()  # orphans are there
+    finally:
+        killed.close()
+    answer = assistant.ask("Was the bridge over the river closed?")
+    assert {e.title for e in answer.evidence} == {"Kept story"}
+    assert all(c.title == "Kept story" for c in answer.citations)

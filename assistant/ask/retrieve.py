@@ -50,7 +50,8 @@ class HybridRetriever:
         for r in self.lexical_index().search(question.search_terms, cfg.lexical_k, filters.allows):
             pool[r.key] = pool.get(r.key, r).scored(lexical=r.lexical)
         self._fill_dense(vector, pool)
-        return [r.scored(chunk=chunk_scores.get(key, 0.0)) for key, r in pool.items()]
+        scored = [r.scored(chunk=chunk_scores.get(key, 0.0)) for key, r in pool.items()]
+        return self.store.complete_only(scored)  # never a killed or unfinished ingest's parts
 
     def lexical_index(self) -> LexicalIndex:
         count = self.store.count_sentences()
