@@ -363,14 +363,32 @@ def test_chat_streams_the_answer_and_then_its_sources() -> None:
     assert [m["role"] for m in shown] == ["user", "assistant"]
     assert shown[-1]["content"] == render.PENDING and box == ""
     assert sources == {"__type__": "update"}  # the panel keeps the last sources meanwhile
-    assert [s[0][-1]["content"] for s in streamed] == render.answer_pieces(ARABIC_ANSWER)
-    assert 'id="src-2"' in streamed[0][2]
+    assert [s[0][-1]["content"] for s in streamed] == render.answer_pieces(ARABIC_ANSWER, 1)
+    assert 'id="src-1-2"' in streamed[0][2]
     final_shown, conversation, _, _ = streamed[-1]
     assert final_shown == list(conversation.shown)
     assert conversation.messages == (
         {"role": "user", "content": "كم عدد القتلى؟"},
         {"role": "assistant", "content": ARABIC_ANSWER.text},
     )
+
+
+def test_every_answers_markers_open_its_own_sources() -> None:
+    calls = Callbacks(FakeAssistant())
+    first = respond(calls, "كم عدد القتلى؟")[-1][1]
+    steps = respond(calls, "What happened?", first)
+    shown, second, _, _ = steps[-1]
+    panel = steps[1][2]  # the panel comes with the answer's first line
+    assert second.answers == 2
+    for message, answer in ((shown[1], ARABIC_ANSWER), (shown[3], ENGLISH_ANSWER)):
+        for link in tree(message["content"]).iter("a"):
+            target = link.get("href", "").lstrip("#")
+            number = int(target.rsplit("-", 1)[1])
+            cited = next(c for c in answer.citations if c.number == number)
+            found = tree(panel).find(f".//li[@id='{target}']")
+            assert found is not None, f"{target} is not in the panel"
+            assert text_of(found.find(".//mark")) == cited.sentence  # type: ignore[arg-type]
+    assert panel.index("What happened?") < panel.index("كم عدد القتلى؟")  # newest first
 
 
 def test_follow_ups_send_the_conversation(caplog: pytest.LogCaptureFixture) -> None:

@@ -54,7 +54,13 @@ def isolated(text: str, base: str) -> str:
     return "".join([*out, escape(text[at:])])
 
 
-def inline_html(line: str, numbers: Iterable[int], base: str) -> str:
+def source_id(number: int, answer_no: int = 0) -> str:
+    """The id of source entry `number` of the conversation's answer `answer_no` (0: the only
+    answer shown), so that the markers of every answer point at their own sentences."""
+    return f"src-{answer_no}-{number}" if answer_no else f"src-{number}"
+
+
+def inline_html(line: str, numbers: Iterable[int], base: str, answer_no: int = 0) -> str:
     """One answer line: quotes isolated, cited markers [n] linked to their source entries."""
     cited = set(numbers)
     out, at = [], 0
@@ -64,7 +70,7 @@ def inline_html(line: str, numbers: Iterable[int], base: str) -> str:
             out.append(f"<bdi>{escape(match.group('quote'))}</bdi>")
         elif int(match.group("n")) in cited:
             n = int(match.group("n"))
-            out.append(f'<a class="na-marker" href="#src-{n}">[{n}]</a>')
+            out.append(f'<a class="na-marker" href="#{source_id(n, answer_no)}">[{n}]</a>')
         else:
             out.append(escape(match.group()))
         at = match.end()
@@ -72,7 +78,7 @@ def inline_html(line: str, numbers: Iterable[int], base: str) -> str:
     return "".join(out)
 
 
-def _lines_html(lines: Sequence[str], numbers: Iterable[int], base: str) -> str:
+def _lines_html(lines: Sequence[str], numbers: Iterable[int], base: str, answer_no: int) -> str:
     """Lines as paragraphs; consecutive "- " lines as one bulleted list."""
     out: list[str] = []
     in_list = False
@@ -81,7 +87,7 @@ def _lines_html(lines: Sequence[str], numbers: Iterable[int], base: str) -> str:
         if item != in_list:
             out.append("<ul>" if item else "</ul>")
             in_list = item
-        body = inline_html(line[2:] if item else line, numbers, base)
+        body = inline_html(line[2:] if item else line, numbers, base, answer_no)
         out.append(f"<li>{body}</li>" if item else f"<p>{body}</p>")
     return "".join([*out, "</ul>" if in_list else ""])
 
@@ -90,12 +96,13 @@ def answer_lines(answer: Answer) -> list[str]:
     return [line for line in answer.text.split("\n") if line.strip()]
 
 
-def answer_html(answer: Answer, upto: int | None = None) -> str:
-    """The answer as a chat message (its first `upto` lines while streaming); an unanswered
-    question is marked as such."""
+def answer_html(answer: Answer, upto: int | None = None, answer_no: int = 0) -> str:
+    """The answer as a chat message (its first `upto` lines while streaming), its markers
+    linked to the entries of `sources_html(answer, ..., answer_no)`; an unanswered question
+    is marked as such."""
     base = "rtl" if answer.language == "ar" else "ltr"
     numbers = [c.number for c in answer.citations]
-    body = _lines_html(answer_lines(answer)[:upto], numbers, base)
+    body = _lines_html(answer_lines(answer)[:upto], numbers, base, answer_no)
     badge, kind = "", "na-answer"
     if not answer.answered:
         label = _NOT_ANSWERED.get(answer.language, _NOT_ANSWERED["en"])
@@ -104,10 +111,11 @@ def answer_html(answer: Answer, upto: int | None = None) -> str:
     return f'<div class="{kind}" dir="{base}" lang="{lang}">{badge}{body}</div>'
 
 
-def answer_pieces(answer: Answer) -> list[str]:
+def answer_pieces(answer: Answer, answer_no: int = 0) -> list[str]:
     """The answer message growing line by line, for streaming; the last piece is complete."""
     n = len(answer_lines(answer))
-    return [answer_html(answer, upto=i) for i in range(1, n + 1)] or [answer_html(answer)]
+    pieces = [answer_html(answer, i, answer_no) for i in range(1, n + 1)]
+    return pieces or [answer_html(answer, None, answer_no)]
 
 
 def question_html(question: str) -> str:
@@ -162,10 +170,13 @@ def _meta_html(source: Source) -> str:
     return " · ".join([title, *rest])
 
 
-def source_entry_html(number: int, source: Source, article: ArticleDetail | None) -> str:
-    """One entry of the sources panel; its id `src-n` is the target of marker [n]."""
+def source_entry_html(
+    number: int, source: Source, article: ArticleDetail | None, answer_no: int = 0
+) -> str:
+    """One entry of the sources panel; its id (`source_id`) is the target of marker [n]."""
     return (
-        f'<li id="src-{number}" class="na-source" dir="{direction(source.sentence)}">'
+        f'<li id="{source_id(number, answer_no)}" class="na-source" '
+        f'dir="{direction(source.sentence)}">'
         f'<div class="na-meta" dir="auto"><span class="na-num">[{number}]</span> '
         f"{_meta_html(source)}</div>"
         f'<p class="na-context">{context_html(source, article)}</p></li>'
@@ -178,9 +189,11 @@ def _cited(answer: Answer) -> list[tuple[int, Source]]:
     return list(enumerate(answer.evidence[:NEAREST_SHOWN], start=1))
 
 
-def sources_html(answer: Answer, lookup: ArticleLookup) -> str:
-    """The sources panel of an answer: each cited sentence with its article, source and date,
-    highlighted in its paragraph; for an unanswered question, the nearest sentences."""
+def sources_html(answer: Answer, lookup: ArticleLookup, answer_no: int = 0) -> str:
+    """The sources of an answer: each cited sentence with its article, source and date,
+    highlighted in its paragraph; for an unanswered question, the nearest sentences. With
+    `answer_no` (the answer's place in the conversation) the heading names the question and
+    the entry ids are that answer's own."""
     entries = _cited(answer)
     if not entries:
         return '<p class="na-empty">No sources: nothing in the articles came close.</p>'
@@ -189,7 +202,9 @@ def sources_html(answer: Answer, lookup: ArticleLookup) -> str:
         if source.article_id not in articles:
             articles[source.article_id] = lookup(source.article_id)
     heading = "Sources" if answer.answered else "Not answered: the nearest sentences"
-    items = "".join(source_entry_html(n, s, articles[s.article_id]) for n, s in entries)
+    if answer_no:
+        heading += f" of answer {answer_no}: <bdi>{escape(answer.question)}</bdi>"
+    items = "".join(source_entry_html(n, s, articles[s.article_id], answer_no) for n, s in entries)
     return f'<div class="na-sources"><h3>{heading}</h3><ol>{items}</ol></div>'
 
 

@@ -92,10 +92,16 @@ class AssistantLike(Protocol):
 
 @dataclass(frozen=True)
 class Conversation:
-    """One browser session's chat: what the assistant reads (plain text) and what is shown."""
+    """One browser session's chat: what the assistant reads (plain text), what is shown, and
+    the sources of every answer, newest first (each answer's markers point at its own)."""
 
     messages: tuple[Message, ...] = ()
     shown: tuple[Message, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @property
+    def answers(self) -> int:
+        return len(self.sources)
 
     def questions(self) -> list[str]:
         return [m["content"] for m in self.messages if m["role"] == "user"]
@@ -158,7 +164,8 @@ class Callbacks:
             asked_before = [*conversation.questions(), question]
             messages = [{"role": "user", "content": text} for text in asked_before]
             answer = self.assistant.chat(messages, k=int(k), filters=filters)
-            sources = render.sources_html(answer, self.assistant.store.get_article)
+            number = conversation.answers + 1
+            sources = render.sources_html(answer, self.assistant.store.get_article, number)
         except Exception as exc:  # shown in the chat; unexpected ones are logged in full
             failed = asked.showing(_message("assistant", _error(exc, "answering")))
             yield list(failed.shown), failed, gr.skip(), gr.skip()
@@ -216,15 +223,16 @@ class Callbacks:
 def _stream(
     question: str, answer: Answer, sources: str, asked: Conversation
 ) -> Iterator[ChatOutputs]:
-    """The answer shown line by line (sources with the first line); the conversation records
-    the exchange with the last line."""
-    pieces = render.answer_pieces(answer)
+    """The answer shown line by line (the sources panel with the first line: this answer's
+    sources, then the earlier answers'); the conversation records the exchange with the last
+    line."""
+    pieces = render.answer_pieces(answer, asked.answers + 1)
     said = ({"role": "user", "content": question}, {"role": "assistant", "content": answer.text})
     done = asked.showing(_message("assistant", pieces[-1]))
-    done = replace(done, messages=(*asked.messages, *said))
+    done = replace(done, messages=(*asked.messages, *said), sources=(sources, *asked.sources))
     for i, piece in enumerate(pieces):
         state = done if i == len(pieces) - 1 else asked
-        panel = sources if i == 0 else gr.skip()
+        panel = "".join(done.sources) if i == 0 else gr.skip()
         yield [*asked.shown, _message("assistant", piece)], state, panel, gr.skip()
 
 
