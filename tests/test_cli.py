@@ -3,6 +3,8 @@ statuses. The CLI is handed an Assistant over a tmp store with the hashing embed
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -72,3 +74,53 @@ def test_unknown_options_are_refused_and_eval_is_not_imported(
     code = "import assistant.frontends.cli, sys; print('evaluation' in sys.modules)"
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert imported.stdout.strip() == "False", imported.stderr
+
+
+def test_global_options_may_follow_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "elsewhere"
+    code = "import sys; from assistant.frontends.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, "NEWS_ASSISTANT_EMBEDDER__MODEL": "hashing"}
+    ran = subprocess.run(
+        [sys.executable, "-c", code, "ingest", str(SAMPLE_ARTICLE), "--store", str(store), "-v"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "articles: 1" in ran.stdout and store.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ask", "How many?", "--k", "0"], "0 is out of range: give 1 to 50"),
+        (["ask", "How many?", "--k", "-5"], "-5 is out of range"),
+        (["ask", "How many?", "--since", "abc"], "'abc' is not a date written YYYY-MM-DD"),
+        (["ask", "How many?", "--until", "2015-13-45"], "'2015-13-45' is not a date"),
+    ],
+)
+def test_bad_k_and_dates_are_refused(
+    main: Callable[[list[str]], int], argv: list[str], message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_stored_text_is_printed_as_text(
+    main: Callable[[list[str]], int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.json").write_text(
+        json.dumps({"title": "[/bold] \x1b[31mred\x1b[0m", "content": "It rained on Monday."})
+    )
+    (tmp_path / "b.jsonl").write_text('{"[/x]": 1}\n')
+    assert main(["ingest", str(tmp_path)]) == 1
+    failed = capsys.readouterr()
+    assert "[/x]" not in failed.out and "b.jsonl" in failed.err
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out
+    assert "[/bold] [31mred[0m" in listed and "\x1b" not in listed
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["title"] for r in rows] == ["[/bold] \x1b[31mred\x1b[0m"]

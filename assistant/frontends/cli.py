@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import date
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from assistant.api import Assistant, with_location
@@ -38,28 +42,35 @@ def main(argv: Sequence[str] | None = None, assistant: Assistant | None = None) 
     try:
         return int(args.run(assistant, args))
     except NewsAssistantError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {quoted(str(exc))}")
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
 
 
+def _global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    """--store and -v, taken before the command or after it (`ingest FILE --store DIR`)."""
+    parser.add_argument(
+        "--store",
+        default=default,
+        help="store folder, or a Chroma server URL http://HOST:PORT "
+        "(default: NEWS_ASSISTANT_STORE__PATH / NEWS_ASSISTANT_STORE__URL, else the data folder)",
+    )
+    verbose = False if default is None else default
+    parser.add_argument("-v", "--verbose", action="store_true", default=verbose, help="log more")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="news-assistant", description="Ask questions of news articles; answers cite sources."
     )
-    parser.add_argument(
-        "--store",
-        help="store folder, or a Chroma server URL http://HOST:PORT "
-        "(default: NEWS_ASSISTANT_STORE__PATH / NEWS_ASSISTANT_STORE__URL, else the data folder)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    _global_options(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     _add(commands, "ingest", "load articles into the store", _ingest, _ingest_args)
     _add(commands, "ask", "ask a question; the answer cites its sources", _ask, _ask_args)
     _add(commands, "chat", "a conversation in the terminal (follow-ups use it)", _chat, _k_args)
-    _add(commands, "list", "list the stored articles", _list, None)
+    _add(commands, "list", "list the stored articles", _list, _list_args)
     _add(commands, "delete", "delete a stored article", _delete, _delete_args)
     _add(commands, "reindex", "update a store written by an older version", _reindex, None)
     evaluate = "measure retrieval, answers and speed on XQuAD-R (see `eval --help`)"
@@ -76,6 +87,7 @@ def _add(
 ) -> None:
     command = commands.add_parser(name, help=help_text, description=help_text)
     command.set_defaults(run=run)
+    _global_options(command, default=argparse.SUPPRESS)  # does not undo the ones given before
     if configure is not None:
         configure(command)
 
@@ -96,7 +108,7 @@ def _ingest(assistant: Assistant, args: argparse.Namespace) -> int:
 
         summary = assistant.ingest(args.paths, defaults=defaults, progress=show)
     for failure in summary.failures:
-        err.print(f"[red]failed[/red] {failure.origin}: {failure.reason}")
+        err.print(f"[red]failed[/red] {quoted(failure.origin)}: {quoted(failure.reason)}")
     out.print(_summary_text(summary))
     return 1 if summary.failed else 0
 
@@ -124,11 +136,32 @@ def _summary_text(summary: IngestSummary) -> str:
     )
 
 
+def _count(value: str) -> int:
+    """A --k value: a whole number from 1 to 50."""
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= k <= 50:
+        raise argparse.ArgumentTypeError(f"{k} is out of range: give 1 to 50 sentences")
+    return k
+
+
+def _day(value: str) -> str:
+    """A --since/--until value: a real date written YYYY-MM-DD."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{value!r} is not a date written YYYY-MM-DD, e.g. 2015-07-01")
+
+
 def _k_args(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--k", type=int, default=None, help="evidence sentences to consider")
+    command.add_argument("--k", type=_count, default=None, help="evidence sentences (1-50)")
     command.add_argument("--source", help="only articles from this source")
-    command.add_argument("--since", help="only articles dated on or after (YYYY-MM-DD)")
-    command.add_argument("--until", help="only articles dated on or before (YYYY-MM-DD)")
+    command.add_argument("--since", type=_day, help="only articles dated on or after YYYY-MM-DD")
+    command.add_argument("--until", type=_day, help="only articles dated on or before YYYY-MM-DD")
     command.add_argument("--article", help="only this article id")
 
 
@@ -153,6 +186,8 @@ def _ask(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def _chat(assistant: Assistant, args: argparse.Namespace) -> int:
+    import readline  # noqa: F401 (line editing and history for input())
+
     messages: list[dict[str, str]] = []
     err.print("Ask about the stored articles; an empty line or Ctrl-D ends the chat.")
     while True:
@@ -165,7 +200,7 @@ def _chat(assistant: Assistant, args: argparse.Namespace) -> int:
         try:
             answer = assistant.chat([*messages, {"role": "user", "content": question}])
         except QuestionError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {quoted(str(exc))}")
             continue
         messages += [
             {"role": "user", "content": question},
@@ -175,13 +210,14 @@ def _chat(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def _print_answer(answer: Answer) -> None:
-    out.print(answer.text, markup=False)
+    out.print(plain(answer.text), markup=False)
     if answer.citations:
         out.print("\nSources:" if answer.answered else "\nNearest sentences:")
     for c in answer.citations:
         where = ", ".join(part for part in (c.source, c.date) if part)
-        out.print(f"[{c.number}] {c.title}" + (f" — {where}" if where else ""), markup=False)
-        out.print(f"    {c.sentence}", markup=False)
+        title = f"[{c.number}] {c.title}" + (f" — {where}" if where else "")
+        out.print(plain(title), markup=False)
+        out.print(plain(f"    {c.sentence}"), markup=False)
         out.print(
             f"    (article {c.article_id}, sentence {c.sentence_index}, "
             f"characters {c.start}-{c.end})",
@@ -191,10 +227,32 @@ def _print_answer(answer: Answer) -> None:
 
 def _list(assistant: Assistant, args: argparse.Namespace) -> int:
     articles = assistant.articles()
+    if args.json:
+        print(json.dumps([asdict(a) for a in articles], ensure_ascii=False, indent=2))
+        return 0
+    width = max((len(a.date) for a in articles), default=10)
     for a in articles:
-        out.print(f"{a.id}  {a.date or '-':10}  {a.source or '-':12}  {a.title}")
+        row = f"{a.id}  {a.date or '-':{width}}  {a.source or '-':12}  {a.title}"
+        out.print(plain(row), markup=False)
     out.print(f"{len(articles)} article{'' if len(articles) == 1 else 's'}")
     return 0
+
+
+def _list_args(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--json", action="store_true", help="print the articles as JSON")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: str) -> str:
+    """Stored text as it may reach a terminal: control characters (ANSI escapes) removed."""
+    return _CONTROL.sub("", text)
+
+
+def quoted(text: str) -> str:
+    """Text to put inside a message with rich markup: shown as it is, never read as markup."""
+    return escape(plain(text))
 
 
 def _delete_args(command: argparse.ArgumentParser) -> None:
@@ -203,15 +261,16 @@ def _delete_args(command: argparse.ArgumentParser) -> None:
 
 def _delete(assistant: Assistant, args: argparse.Namespace) -> int:
     if assistant.delete(args.article_id):
-        out.print(f"deleted {args.article_id}")
+        out.print(f"deleted {quoted(args.article_id)}")
         return 0
-    err.print(f"no article {args.article_id!r} in the store: see `news-assistant list`")
+    err.print(f"no article {quoted(repr(args.article_id))} in the store: see `news-assistant list`")
     return 1
 
 
 def _reindex(assistant: Assistant, args: argparse.Namespace) -> int:
     updated = assistant.reindex()
-    out.print(f"updated {updated} article{'' if updated == 1 else 's'} in {assistant.location}")
+    where = quoted(assistant.location)
+    out.print(f"updated {updated} article{'' if updated == 1 else 's'} in {where}")
     return 0
 
 
