@@ -84,12 +84,6 @@ FIXTURE: dict[str, list[tuple[str, list[tuple[str, str, str | None]]]]] = {
             ],
         ),
     ],
-    "ar-mlqa-dev": [
-        (
-            "ولد الشاعر أحمد شوقي في القاهرة. لقب بأمير الشعراء. توفي عام 1932.",
-            [("ml-1", "بماذا لقب أحمد شوقي؟", "بأمير الشعراء"), ("ml-2", "متى توفي شوقي؟", "1932")],
-        ),
-    ],
 }
 
 
@@ -108,16 +102,17 @@ def squad_file(paragraphs: list[tuple[str, list[tuple[str, str, str | None]]]]) 
 
 @pytest.fixture
 def qa_data(tmp_path: Path) -> Path:
-    """A qa-train folder: the four training sets, the overlap table, and a non-commercial set
-    that is not valid JSON (so reading it at all would fail)."""
+    """A qa-train folder: the training sets, the overlap table, and a non-commercial set and a
+    dev split that are not valid JSON (so reading either at all would fail)."""
     root = tmp_path / "qa-train"
     for name, paragraphs in FIXTURE.items():
         (root / name).mkdir(parents=True)
         (root / name / "data.json").write_text(
             json.dumps(squad_file(paragraphs), ensure_ascii=False)
         )
-    (root / "ar-kaiflematha").mkdir()
-    (root / "ar-kaiflematha" / "development.json").write_text("not json: must never be read")
+    for left_out in ("ar-kaiflematha", "ar-mlqa-dev"):  # non-commercial; a dev split
+        (root / left_out).mkdir()
+        (root / left_out / "development.json").write_text("not json: must never be read")
     table = "file\tquestion_id\teval_set\tparagraph_8gram_share\tidentical_question\n"
     table += f"ar-arcd-train/arcd-train.json\t{OVERLAP_ID}\ttydiqa-goldp-dev-ar\t0.43\tno\n"
     (root / "eval_overlap.tsv").write_text(table)
@@ -183,7 +178,7 @@ def test_overlap_ids_are_dropped_and_counted(qa_data: Path) -> None:
     assert OVERLAP_ID not in ids and "ar-1" in ids
     assert corpus.stats["ar-arcd-train"].overlap_dropped == 1
     assert sum(s.overlap_dropped for s in corpus.stats.values()) == 1
-    assert set(corpus.stats) == set(FIXTURE)  # the non-commercial folder was never opened
+    assert set(corpus.stats) == set(FIXTURE)  # the left-out folders were never opened
 
 
 def test_positives_hold_the_answer_verbatim_and_negatives_do_not(qa_data: Path) -> None:
