@@ -366,28 +366,23 @@ class ChromaStore:
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[ChunkHit]:
         """The `k` chunks nearest to `vector` that `filters` allow, best first."""
-        if k <= 0:
-            return []
-        found = self._chunks.query(
-            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-            n_results=k,
-            where=where_clause(filters),
-            include=["documents", "metadatas", "distances"],
-        )
-        ids = found["ids"][0]
-        docs = (found["documents"] or [[]])[0]
-        metas = (found["metadatas"] or [[]])[0]
-        dists = (found["distances"] or [[]])[0]
-        return [_hit(*row) for row in zip(ids, docs, metas, dists, strict=True)]
+        return [_hit(*row) for row in self._nearest(self._chunks, vector, k, filters)]
 
     def query_sentences(
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[SentenceRecord]:
         """The `k` sentences nearest to `vector` that `filters` allow, best first, each with
         its cosine similarity as `dense`."""
+        rows = self._nearest(self._sentences, vector, k, filters)
+        return [_sentence_record(i, doc, meta, 1.0 - dist) for i, doc, meta, dist in rows]
+
+    def _nearest(
+        self, collection: Collection, vector: np.ndarray, k: int, filters: Filters | None
+    ) -> list[tuple[str, str, Mapping[str, Any], float]]:
+        """(id, document, metadata, cosine distance) of the `k` records nearest `vector`."""
         if k <= 0:
             return []
-        found = self._sentences.query(
+        found = collection.query(
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
             n_results=k,
             where=where_clause(filters),
@@ -400,7 +395,7 @@ class ChromaStore:
             (found["distances"] or [[]])[0],
             strict=True,
         )
-        return [_sentence_record(i, doc, meta, 1.0 - float(dist)) for i, doc, meta, dist in rows]
+        return [(i, doc, meta, float(dist)) for i, doc, meta, dist in rows]
 
     def iter_sentences(self) -> Iterator[SentenceRecord]:
         """Every stored sentence (for lexical indexing), page by page."""
