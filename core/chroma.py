@@ -4,12 +4,14 @@ article, the commit marker, written last). Chroma's where-clauses live here and 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import suppress
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -24,6 +26,7 @@ from core.store import (
     SentenceSpan,
     StoredArticle,
 )
+from core.store_folder import FolderWatch
 from core.types import OPEN_END, Article, Chunk, Filters, Sentence, SentenceRecord, date_ord
 
 if TYPE_CHECKING:
@@ -106,19 +109,77 @@ def open_store(settings: StoreSettings) -> ChromaStore:
     """The store named `settings.collection` on the server at `settings.url`, else in the
     folder `settings.path`."""
     client = connect(path=settings.path, url=settings.url)
-    return ChromaStore(client, settings.collection, location=settings.url or str(settings.path))
+    folder = None if settings.url else settings.path
+    location = settings.url or str(settings.path)
+    return ChromaStore(client, settings.collection, location=location, folder=folder)
+
+
+def _restart_embedded(client: ClientAPI) -> None:
+    """Stop this process's Chroma system for `client`'s folder, so the next client on it
+    starts a fresh one that reads the folder again (its vector indexes included)."""
+    from chromadb.api.shared_system_client import SharedSystemClient as Shared
+
+    identifier = getattr(client, "_identifier", None)
+    system = Shared._identifier_to_system.pop(identifier, None) if identifier else None
+    Shared._identifier_to_refcount.pop(identifier or "", None)
+    if system is not None:
+        with suppress(Exception):
+            system.stop()
+
+
+def _forget(client: ClientAPI) -> None:
+    """Drop a client of a restarted system without closing it: closing would release a
+    reference that the fresh system's clients now hold."""
+    client._closed = True  # type: ignore[attr-defined]
+
+
+def _is_stale_read(exc: Exception) -> bool:
+    """What Chroma raises when its in-memory index lags what another process wrote."""
+    from chromadb.errors import InternalError
+
+    return isinstance(exc, InternalError)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _fresh(
+    method: Callable[Concatenate[ChromaStore, P], R],
+) -> Callable[Concatenate[ChromaStore, P], R]:
+    """Run `method` on a store that has seen every other process's writes; once more after
+    reconnecting when Chroma fails as it does on a stale index."""
+
+    @functools.wraps(method)
+    def run(store: ChromaStore, *args: P.args, **kwargs: P.kwargs) -> R:
+        store._live()
+        try:
+            return method(store, *args, **kwargs)
+        except Exception as exc:
+            if store._watch is None or not _is_stale_read(exc):
+                raise
+            store._watch.invalidate()
+            store._live()
+            return method(store, *args, **kwargs)
+
+    return run
 
 
 class ChromaStore:
-    """Articles and their embedded chunks in two Chroma collections, `<name>-chunks` and
+    """Articles in three Chroma collections, `<name>-chunks`, `<name>-sentences` and
     `<name>-articles`; the same class works over a persistent or an HTTP client.
 
-    An article record is written only after all its chunks, so a record means "complete";
-    chunks without a matching record are crash leftovers that `remove_orphans` deletes.
-    Every chunk and article record also carries `date_ord` (see `date_ord`) for date ranges.
+    An article record is written only after all its parts, so a record means "complete";
+    parts without a matching record are crash leftovers that `remove_orphans` deletes.
+    Every part and article record also carries `date_ord` (see `date_ord`) for date ranges.
+
+    On an embedded store (`folder` given) writes hold the folder's write lock, and a store
+    reconnects when another process wrote to the folder (see core/store_folder.py).
     """
 
-    def __init__(self, client: ClientAPI, collection: str, location: str = "") -> None:
+    def __init__(
+        self, client: ClientAPI, collection: str, location: str = "", folder: Path | None = None
+    ) -> None:
         if not _NAME.fullmatch(collection) or ".." in collection:
             raise StoreError(
                 f"bad collection name {collection!r}: use 1-500 of a-z A-Z 0-9 . _ -, "
@@ -127,11 +188,35 @@ class ChromaStore:
         self._client = client
         self._name = collection
         self._location = location or collection
+        self._watch = FolderWatch(folder) if folder is not None else None
+        self._batch = max(1, min(client.get_max_batch_size(), _WRITE_BATCH))
+        self._dim: int | None = None
+        self._open_collections()
+        if self._watch is not None:
+            self._watch.seen()  # creating the collections wrote to it: that was this process
+
+    def _open_collections(self) -> None:
         self._chunks = self._collection("chunks")
         self._sentences = self._collection("sentences")
         self._articles = self._collection("articles")
-        self._batch = max(1, min(client.get_max_batch_size(), _WRITE_BATCH))
-        self._dim: int | None = None
+
+    def _live(self) -> None:
+        """Reconnect when another process wrote to the folder since this store connected."""
+        watch = self._watch
+        if watch is None or not watch.stale():
+            return
+        old = self._client
+        watch.restart_once(lambda: _restart_embedded(old))
+        _forget(old)
+        self._client = connect(path=watch.path)
+        self._open_collections()
+        watch.reconnected()
+
+    def writing(self) -> AbstractContextManager[None]:
+        """Hold while writing: on an embedded store, the folder's exclusive write lock (a
+        second writing process gets StoreError after a short wait); a server orders writes
+        itself."""
+        return nullcontext() if self._watch is None else self._watch.writing()
 
     @property
     def name(self) -> str:
@@ -157,6 +242,7 @@ class ChromaStore:
         """Release the client: SQLite files of a persistent store, sockets of an HTTP one."""
         close_client(self._client)
 
+    @_fresh
     def bind_embedder(self, name: str, dim: int) -> None:
         """Record the embedder on a new store, or check it is the one the store was built with."""
         meta = self._metadata()
@@ -172,6 +258,7 @@ class ChromaStore:
             self.mark_schema()  # an older layout with nothing in it yet
         self._dim = dim
 
+    @_fresh
     def check_schema(self) -> None:
         """StoreError for a store written by an older version (its sentences have no speaker)."""
         meta = self._metadata()
@@ -181,35 +268,50 @@ class ChromaStore:
                 "`news-assistant reindex` to update it (nothing is re-embedded)"
             )
 
+    @_fresh
     def mark_schema(self) -> None:
         self._set_metadata({**self._metadata(), "schema": SCHEMA})
 
+    @_fresh
     def set_speakers(self, article_id: str, speakers: Sequence[str]) -> None:
         content_hash = self.stored_hash(article_id) or ""
         ids = [sentence_id(article_id, content_hash, i) for i in range(len(speakers))]
         metas: list[Metadata] = [{"speaker": speaker} for speaker in speakers]
-        for lo in range(0, len(ids), self._batch):
-            hi = lo + self._batch
-            self._sentences.update(ids=ids[lo:hi], metadatas=metas[lo:hi])
+        with self.writing():
+            for lo in range(0, len(ids), self._batch):
+                hi = lo + self._batch
+                self._sentences.update(ids=ids[lo:hi], metadatas=metas[lo:hi])
 
     def _metadata(self) -> dict[str, Any]:
         fresh = self._client.get_collection(self._chunks.name, embedding_function=None)
         return dict(fresh.metadata or {})
 
     def _set_metadata(self, meta: dict[str, Any]) -> None:
-        for col in (self._chunks, self._sentences, self._articles):
-            col.modify(metadata=meta)
+        with self.writing():
+            for col in (self._chunks, self._sentences, self._articles):
+                col.modify(metadata=meta)
 
+    @_fresh
     def stored_hash(self, article_id: str) -> str | None:
         """The content hash of the stored article, or None if it is not stored (completely)."""
         return self._stored_hashes([article_id]).get(article_id)
 
+    @_fresh
+    def article_with_hash(self, content_hash: str) -> str | None:
+        """The id of a stored article with this content hash (the same text and metadata),
+        or None."""
+        got = self._articles.get(where={"content_hash": content_hash}, limit=1, include=[])
+        return got["ids"][0] if got["ids"] else None
+
+    @_fresh
     def count_articles(self) -> int:
         return self._articles.count()
 
+    @_fresh
     def count_chunks(self) -> int:
         return self._chunks.count()
 
+    @_fresh
     def count_sentences(self) -> int:
         return self._sentences.count()
 
@@ -226,6 +328,7 @@ class ChromaStore:
         """
         self.write_articles([ArticleWrite(article, sentences, chunks, vectors, sentence_vectors)])
 
+    @_fresh
     def write_articles(self, writes: Sequence[ArticleWrite]) -> None:
         """Store several articles in few calls: all their chunks, then all their sentences, then
         all their records (last, so that a record still means "complete").
@@ -235,6 +338,12 @@ class ChromaStore:
         until its new record is in.
         """
         rows = [self._rows(w) for w in writes]
+        with self.writing():
+            self._write_rows(writes, rows)
+
+    def _write_rows(
+        self, writes: Sequence[ArticleWrite], rows: list[tuple[Rows, Rows, Rows]]
+    ) -> None:
         old = self._stored_hashes([w.article.id for w in writes])
         try:
             for kind, collection in enumerate((self._chunks, self._sentences, self._articles)):
@@ -247,6 +356,7 @@ class ChromaStore:
             if old.get(w.article.id) not in (None, w.article.content_hash):
                 self._delete_parts(w.article.id, {"content_hash": {"$ne": w.article.content_hash}})
 
+    @_fresh
     def complete_only(self, records: Sequence[SentenceRecord]) -> list[SentenceRecord]:
         ids = sorted({r.article_id for r in records})
         hashes = self._stored_hashes(ids) if ids else {}
@@ -335,14 +445,17 @@ class ChromaStore:
         self._chunks.delete(where=cast("Where", where))
         self._sentences.delete(where=cast("Where", where))
 
+    @_fresh
     def delete_article(self, article_id: str) -> bool:
         """Delete the article record and all its chunks; False if no such article is stored."""
-        known = self.stored_hash(article_id) is not None
-        if known:
-            self._articles.delete(ids=[article_id])
-        self._delete_parts(article_id)
+        with self.writing():
+            known = self.stored_hash(article_id) is not None
+            if known:
+                self._articles.delete(ids=[article_id])
+            self._delete_parts(article_id)
         return known
 
+    @_fresh
     def list_articles(self) -> list[StoredArticle]:
         """Every stored article, sorted by title (then id)."""
         found = [
@@ -352,6 +465,7 @@ class ChromaStore:
         ]
         return sorted(found, key=lambda a: (a.title.casefold(), a.id))
 
+    @_fresh
     def get_article(self, article_id: str) -> ArticleDetail | None:
         """The stored article with its text and sentence spans, or None if it is not stored."""
         got = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
@@ -362,12 +476,14 @@ class ChromaStore:
         base = _stored(article_id, meta)
         return ArticleDetail(**vars(base), text=got["documents"][0], sentence_spans=spans)
 
+    @_fresh
     def query_chunks(
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[ChunkHit]:
         """The `k` chunks nearest to `vector` that `filters` allow, best first."""
         return [_hit(*row) for row in self._nearest(self._chunks, vector, k, filters)]
 
+    @_fresh
     def query_sentences(
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[SentenceRecord]:
@@ -397,6 +513,7 @@ class ChromaStore:
         )
         return [(i, doc, meta, float(dist)) for i, doc, meta, dist in rows]
 
+    @_fresh
     def iter_sentences(self) -> Iterator[SentenceRecord]:
         """Every stored sentence (for lexical indexing), page by page."""
         for page in self._pages(self._sentences, ["documents", "metadatas"]):
@@ -404,6 +521,7 @@ class ChromaStore:
             for row in zip(page["ids"], docs, metas, strict=True):
                 yield _sentence_record(*row)
 
+    @_fresh
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of the sentences with these ids (unknown ids are left out)."""
         if not ids:
@@ -414,33 +532,49 @@ class ChromaStore:
             i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], vectors, strict=True)
         }
 
+    @_fresh
     def remove_orphans(self) -> int:
-        """Delete chunks and sentences whose article record is missing or has another hash
-        (crash leftovers). Fast path: with no orphans each collection's count equals the sum
-        of the records' n_chunks / n_sentences, and nothing needs to be read."""
-        hashes: dict[str, str] = {}
-        chunks = sentences = 0
-        for page in self._pages(self._articles, ["metadatas"]):
-            for article_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
-                hashes[article_id] = _str(meta, "content_hash")
-                chunks += _int(meta, "n_chunks")
-                sentences += _int(meta, "n_sentences")
-        removed = 0
-        for collection, expected in ((self._chunks, chunks), (self._sentences, sentences)):
-            if collection.count() != expected:
-                removed += self._remove_stale(collection, hashes)
-        return removed
+        """Bring records and parts back in line after a killed or overlapping write: delete
+        chunks and sentences whose article record is missing or has another hash, and the
+        records (with their parts) of articles missing some of their parts, so the next
+        ingest stores those again. Returns the parts and records deleted. Fast path: when
+        each collection's count equals the sum the records claim, nothing else is read."""
+        with self.writing():
+            hashes: dict[str, str] = {}
+            claims: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+            for page in self._pages(self._articles, ["metadatas"]):
+                for article_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
+                    hashes[article_id] = _str(meta, "content_hash")
+                    claims[0][article_id] = _int(meta, "n_chunks")
+                    claims[1][article_id] = _int(meta, "n_sentences")
+            removed, incomplete = 0, set()
+            for collection, claimed in zip((self._chunks, self._sentences), claims, strict=True):
+                if collection.count() != claimed.total():
+                    stale, present = self._scan_parts(collection, hashes)
+                    for lo in range(0, len(stale), self._batch):
+                        collection.delete(ids=stale[lo : lo + self._batch])
+                    removed += len(stale)
+                    incomplete |= {a for a, n in claimed.items() if present[a] < n}
+            for article_id in sorted(incomplete):
+                self._articles.delete(ids=[article_id])
+                self._delete_parts(article_id)
+            return removed + len(incomplete)
 
-    def _remove_stale(self, collection: Collection, hashes: Mapping[str, str]) -> int:
-        stale = [
-            record_id
-            for page in self._pages(collection, ["metadatas"])
-            for record_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)
-            if hashes.get(_str(meta, "article_id")) != _str(meta, "content_hash")
-        ]
-        for lo in range(0, len(stale), self._batch):
-            collection.delete(ids=stale[lo : lo + self._batch])
-        return len(stale)
+    def _scan_parts(
+        self, collection: Collection, hashes: Mapping[str, str]
+    ) -> tuple[list[str], Counter[str]]:
+        """The ids of `collection`'s parts that no record claims (no record, or one for other
+        content), and how many parts of each article its record does claim."""
+        stale: list[str] = []
+        present: Counter[str] = Counter()
+        for page in self._pages(collection, ["metadatas"]):
+            for part_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
+                article_id = _str(meta, "article_id")
+                if hashes.get(article_id) == _str(meta, "content_hash"):
+                    present[article_id] += 1
+                else:
+                    stale.append(part_id)
+        return stale, present
 
     def _pages(self, collection: Collection, include: Include) -> Iterator[GetResult]:
         # Offsets shift under deletes: callers collect first and delete afterwards.

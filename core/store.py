@@ -8,6 +8,7 @@ article record written last (the commit marker: a record means the article is co
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -119,7 +120,16 @@ class ArticleStore(Protocol):
         older than SCHEMA."""
         ...
 
+    def writing(self) -> AbstractContextManager[None]:
+        """Held around a run of writes: one writing process at a time (StoreError for a second
+        one, saying so)."""
+        ...
+
     def stored_hash(self, article_id: str) -> str | None: ...
+
+    def article_with_hash(self, content_hash: str) -> str | None:
+        """The id of a stored article with this content hash, or None."""
+        ...
 
     def complete_only(self, records: Sequence[SentenceRecord]) -> list[SentenceRecord]:
         """The records whose article is stored completely: its record (the commit marker) is
@@ -155,7 +165,10 @@ class ArticleStore(Protocol):
 
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
 
-    def remove_orphans(self) -> int: ...
+    def remove_orphans(self) -> int:
+        """Delete parts no complete record claims, and records missing parts they claim (so
+        that the next ingest stores those articles again); returns how many were deleted."""
+        ...
 
     def set_speakers(self, article_id: str, speakers: Sequence[str]) -> None:
         """Store the speaker of each sentence of a stored article (in sentence order)."""

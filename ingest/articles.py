@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from core.errors import LoadError
 from core.language import detect_language
 from core.types import Article, sha256_hex
 
@@ -25,7 +28,11 @@ def make_article(
 
     The id is the explicit one, else a hash of the url, else of `identity` (a loader passes the
     file path for one-article files, so an edited file keeps its id), else of the text.
+    Raises LoadError for text that is not valid Unicode (an unpaired surrogate, as a JSON
+    escape such as "\\ud800" gives), which could be neither hashed nor stored.
     """
+    given = dict(text=text, title=title, id=article_id, url=url, source=source, date=date)
+    _check_unicode({**given, "author": author, "language": language})
     language = language or detect_language(text)
     if not article_id:
         key = url or identity or text
@@ -42,6 +49,19 @@ def make_article(
         language=language,
         origin=origin,
     )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_unicode(fields: dict[str, str]) -> None:
+    for name, value in fields.items():
+        found = _SURROGATE.search(value)
+        if found:
+            raise LoadError(
+                f"the {name} holds an unpaired surrogate \\u{ord(found.group()):04x} at "
+                f"character {found.start()}, which is not valid Unicode; fix the escape in the file"
+            )
 
 
 def _title_from_text(text: str, limit: int = 80) -> str:

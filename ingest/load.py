@@ -25,6 +25,7 @@ from ingest.html_text import declared_charset, extract_page
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".zip")
 DEFAULT_MAX_BYTES = IngestSettings().max_bytes
 MAX_TITLE_CHARS = 200
+MAX_FIELD_DEPTH = 20  # lists in lists in a JSON field (paragraphs of sections is 2)
 
 _SUPPORTED = ", ".join(SUPPORTED_SUFFIXES)
 _SEE_SUPPORTED = f"(supported: {_SUPPORTED})"
@@ -292,7 +293,7 @@ def _load_bytes(
     else:
         title, body = split_title(text, markdown=suffix == ".md")
         title = title or title_from_filename(name)
-        yield make_article(body, title=title, origin=origin, identity=identity)
+        yield _article(body, title=title, origin=origin, identity=identity)
 
 
 def _html_article(html: str, *, name: str, origin: str, identity: str) -> LoadResult:
@@ -300,7 +301,7 @@ def _html_article(html: str, *, name: str, origin: str, identity: str) -> LoadRe
         page = extract_page(html)
     except LoadError as exc:
         return LoadFailure(origin, str(exc))
-    return make_article(
+    return _article(
         page.text,
         title=page.title or title_from_filename(name),
         url=page.url,
@@ -420,21 +421,32 @@ def _json_article(
         got = type(item).__name__.replace("NoneType", "null").replace("dict", "object")
         return LoadFailure(origin, f"{label}expected a JSON object (an article), got {got}")
     fields = {str(k).lower(): v for k, v in item.items()}
-    text = normalize_newlines(_pick(fields, _TEXT_KEYS, sep="\n")).strip()
-    if not text:
-        return LoadFailure(origin, label + _missing_text(fields))
-    return make_article(
-        text,
-        title=_pick(fields, _TITLE_KEYS) or title,
-        article_id=_pick(fields, ("id",)),
-        url=_pick(fields, _URL_KEYS),
-        source=_pick(fields, _SOURCE_KEYS),
-        date=_pick(fields, _DATE_KEYS),
-        author=_pick(fields, _AUTHOR_KEYS, sep=", "),
-        language=_language_code(_pick(fields, _LANGUAGE_KEYS)),
-        origin=origin,
-        identity=identity,
-    )
+    try:
+        text = normalize_newlines(_pick(fields, _TEXT_KEYS, sep="\n")).strip()
+        if not text:
+            return LoadFailure(origin, label + _missing_text(fields))
+        return make_article(
+            text,
+            title=_pick(fields, _TITLE_KEYS) or title,
+            article_id=_pick(fields, ("id",)),
+            url=_pick(fields, _URL_KEYS),
+            source=_pick(fields, _SOURCE_KEYS),
+            date=_pick(fields, _DATE_KEYS),
+            author=_pick(fields, _AUTHOR_KEYS, sep=", "),
+            language=_language_code(_pick(fields, _LANGUAGE_KEYS)),
+            origin=origin,
+            identity=identity,
+        )
+    except LoadError as exc:
+        return LoadFailure(origin, f"{label}{exc}")
+
+
+def _article(text: str, *, origin: str, **fields: str) -> LoadResult:
+    """make_article's Article, or the LoadFailure saying why the text cannot be stored."""
+    try:
+        return make_article(text, origin=origin, **fields)
+    except LoadError as exc:
+        return LoadFailure(origin, str(exc))
 
 
 def _language_code(value: str) -> str:
@@ -460,11 +472,18 @@ def _pick(fields: dict[str, Any], keys: tuple[str, ...], sep: str = ", ") -> str
     return ""
 
 
-def _as_text(value: Any, sep: str) -> str:
+def _as_text(value: Any, sep: str, depth: int = 0) -> str:
+    """A field's value as text: lists joined by `sep`, {"name": ...} objects by their name."""
     if value is None:
         return ""
+    if depth > MAX_FIELD_DEPTH:
+        raise LoadError(
+            f"a field is nested more than {MAX_FIELD_DEPTH} lists deep; give the text as a "
+            "string or a flat list of strings"
+        )
     if isinstance(value, list):
-        return sep.join(part for part in (_as_text(v, sep) for v in value) if part)
+        parts = (_as_text(v, sep, depth + 1) for v in value)
+        return sep.join(part for part in parts if part)
     if isinstance(value, dict):  # {"name": "Jane Doe"} in author lists
-        return _as_text(value.get("name"), sep)
+        return _as_text(value.get("name"), sep, depth + 1)
     return str(value).strip()

@@ -1,12 +1,14 @@
 """Ingestion: load -> sentences (with their speakers) -> chunks -> embed chunks and sentences
 (batched across articles) -> write.
 
-Articles whose content hash is already stored are skipped; each article is written whole or
-not at all (the store removes a half-written batch's parts before re-raising). A batch's
-articles are written together (one upsert per collection and 500 records, not three per
-article: Chroma spends 20-50 ms per call), on one background thread while the next batch is
-cut and embedded; at most one batch is being written at a time, and every write has finished
-when `ingest_items` returns or raises.
+Articles whose content hash is already stored are skipped (as unchanged under their own id, as
+duplicates under another); of two articles with one id in a run the later wins and is counted
+as "replaced". One process writes to a store at a time (`store.writing()`). Each article is
+written whole or not at all (the store removes a half-written batch's parts before
+re-raising). A batch's articles are written together (one upsert per collection and 500
+records, not three per article: Chroma spends 20-50 ms per call), on one background thread
+while the next batch is cut and embedded; at most one batch is being written at a time, and
+every write has finished when `ingest_items` returns or raises.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,12 +37,25 @@ from ingest.tokens import tiktoken_counter
 
 @dataclass(frozen=True)
 class Prepared:
-    """An article cut into sentences (with the speaker of each) and chunks, ready to embed."""
+    """An article cut into sentences (with the speaker of each) and chunks, ready to embed;
+    `rewrite` when this run already wrote an article with its id (it is not counted again)."""
 
     article: Article
     sentences: list[Sentence]
     chunks: list[Chunk]
     speakers: list[str]
+    rewrite: bool = False
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An article not stored because the same content is stored under another id."""
+
+    origin: str
+    stored_id: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: the same article is stored as {self.stored_id}"
 
 
 @dataclass
@@ -51,16 +66,21 @@ class IngestSummary:
     sentences: int = 0
     chunks: int = 0
     unchanged: int = 0
+    replaced: int = 0  # articles whose id came again later in the run: the later text kept
     failures: list[LoadFailure] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def failed(self) -> int:
         return len(self.failures)
 
+    taken: int = 0  # loader results read so far, written yet or not
+
     @property
     def seen(self) -> int:
-        return self.articles + self.unchanged + self.failed
+        """Loader results read so far (for progress)."""
+        return max(self.taken, self.articles + self.unchanged + self.failed)
 
 
 def prepare(article: Article, embedder: Embedder, plan: ChunkSettings) -> Prepared:
@@ -105,6 +125,7 @@ class Ingestor:
         self._writer: ThreadPoolExecutor | None = None
         self._writing: Future[IngestSummary] | None = None
         self._in_flight: list[Prepared] = []
+        self._flushed: dict[str, str] = {}  # id -> content hash embedded in this run
 
     def ingest_paths(
         self,
@@ -123,13 +144,28 @@ class Ingestor:
         """Store articles (and count failures) from any iterable of loader results."""
         started = time.perf_counter()
         summary = IngestSummary()
-        self.store.bind_embedder(self.embedder.name, self.embedder.dim)
-        self.store.check_schema()
-        self.store.remove_orphans()
+        with self.store.writing():
+            self.store.bind_embedder(self.embedder.name, self.embedder.dim)
+            self.store.check_schema()
+            self.store.remove_orphans()
+            self._run(items, summary, progress)
+        summary.seconds = time.perf_counter() - started
+        if progress is not None:
+            progress(summary)
+        return summary
+
+    def _run(
+        self,
+        items: Iterable[Article | LoadFailure],
+        summary: IngestSummary,
+        progress: Callable[[IngestSummary], None] | None,
+    ) -> None:
+        self._flushed = {}
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") as writer:
             self._writer = writer
             try:
                 for item in items:
+                    summary.taken += 1
                     self._take(item, summary)
                     if progress is not None:
                         progress(summary)
@@ -141,37 +177,62 @@ class Ingestor:
             finally:
                 self._writer = None
             self._wait_for_writes(summary)
-        summary.seconds = time.perf_counter() - started
-        if progress is not None:
-            progress(summary)
-        return summary
 
     def _take(self, item: Article | LoadFailure, summary: IngestSummary) -> None:
         if isinstance(item, LoadFailure):
             summary.failures.append(item)
             return
-        if self.store.stored_hash(item.id) == item.content_hash or self._is_pending(item):
+        origin = item.origin or item.id
+        try:
+            content_hash = item.content_hash
+        except UnicodeEncodeError as exc:
+            summary.failures.append(LoadFailure(origin, f"not valid Unicode text ({exc.reason})"))
+            return
+        earlier = self._earlier_hash(item.id)
+        if earlier == content_hash:
             summary.unchanged += 1
             return
+        if earlier is not None:  # the id came before in this run: the later text wins
+            summary.replaced += 1
+            self._pending = [p for p in self._pending if p.article.id != item.id]
+        else:
+            twin = self._twin(item.id, content_hash)
+            if twin == item.id:
+                summary.unchanged += 1
+                return
+            if twin is not None:
+                summary.duplicates.append(Duplicate(origin, twin))
+                return
         try:
-            self._pending.append(prepare(item, self.embedder, self.plan))
+            prepared = prepare(item, self.embedder, self.plan)
         except NewsAssistantError as exc:
-            summary.failures.append(LoadFailure(item.origin or item.id, str(exc)))
+            summary.failures.append(LoadFailure(origin, str(exc)))
             return
+        self._pending.append(replace(prepared, rewrite=item.id in self._flushed))
         if sum(len(p.chunks) for p in self._pending) >= self.batch_chunks:
             self._flush(summary)
 
-    def _is_pending(self, article: Article) -> bool:
-        """Taken in this run but not stored yet: waiting to be embedded, or being written."""
-        return any(
-            p.article.content_hash == article.content_hash
-            for p in (*self._pending, *self._in_flight)
-        )
+    def _earlier_hash(self, article_id: str) -> str | None:
+        """The content hash of the article with this id taken earlier in this run, if any."""
+        for p in reversed(self._pending):
+            if p.article.id == article_id:
+                return p.article.content_hash
+        return self._flushed.get(article_id)
+
+    def _twin(self, article_id: str, content_hash: str) -> str | None:
+        """The id under which this content is already stored, or taken in this run."""
+        for p in (*self._pending, *self._in_flight):
+            if p.article.content_hash == content_hash:
+                return p.article.id
+        if self.store.stored_hash(article_id) == content_hash:
+            return article_id
+        return self.store.article_with_hash(content_hash)
 
     def _flush(self, summary: IngestSummary) -> None:
         pending, self._pending = self._pending, []
         if not pending:
             return
+        self._flushed.update((p.article.id, p.article.content_hash) for p in pending)
         texts = [
             t for p in pending for t in [c.text for c in p.chunks] + [s.text for s in p.sentences]
         ]
@@ -201,21 +262,21 @@ class Ingestor:
         try:
             self.store.write_articles(writes)
         except NewsAssistantError:
-            for write in writes:
-                self._write_one(write, written)
+            for p, write in zip(pending, writes, strict=True):
+                self._write_one(write, written, new=not p.rewrite)
             return written
-        for write in writes:
-            _count(written, write)
+        for p, write in zip(pending, writes, strict=True):
+            _count(written, write, new=not p.rewrite)
         return written
 
-    def _write_one(self, write: ArticleWrite, summary: IngestSummary) -> None:
+    def _write_one(self, write: ArticleWrite, summary: IngestSummary, *, new: bool) -> None:
         try:
             self.store.write_articles([write])
         except NewsAssistantError as exc:
             origin = write.article.origin or write.article.id
             summary.failures.append(LoadFailure(origin, str(exc)))
             return
-        _count(summary, write)
+        _count(summary, write, new=new)
 
 
 def _article_writes(pending: list[Prepared], vectors: np.ndarray) -> Iterator[ArticleWrite]:
@@ -229,8 +290,8 @@ def _article_writes(pending: list[Prepared], vectors: np.ndarray) -> Iterator[Ar
         yield ArticleWrite(p.article, p.sentences, p.chunks, chunk_rows, sentence_rows, p.speakers)
 
 
-def _count(summary: IngestSummary, write: ArticleWrite) -> None:
-    summary.articles += 1
+def _count(summary: IngestSummary, write: ArticleWrite, *, new: bool) -> None:
+    summary.articles += new
     summary.sentences += len(write.sentences)
     summary.chunks += len(write.chunks)
 

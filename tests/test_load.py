@@ -8,6 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.types import Article, sha256_hex
 from ingest.decode import decode_bytes
@@ -463,3 +465,57 @@ def test_one_bad_file_does_not_stop_the_batch(tmp_path: Path) -> None:
     results = load(bad, tmp_path / "missing.txt", good)
     assert [type(r).__name__ for r in results] == ["LoadFailure", "LoadFailure", "Article"]
     assert str(results[0]).startswith(f"{bad}: invalid JSON at line 1, column 2")
+
+
+def test_deep_nesting_and_lone_surrogates_fail_alone(tmp_path: Path) -> None:
+    deep: object = "The text."
+    for _ in range(900):
+        deep = [deep]
+    lines = [
+        json.dumps({"title": "deep", "content": deep}),
+        '{"title": "broken", "content": "A broken emoji \\ud800 here."}',
+        json.dumps({"title": "fine", "content": "A fine article."}),
+    ]
+    results = load(write(tmp_path, "mixed.jsonl", "\n".join(lines)))
+    assert [type(r).__name__ for r in results] == ["LoadFailure", "LoadFailure", "Article"]
+    deep_failure, surrogate, _ = results
+    assert isinstance(deep_failure, LoadFailure) and "nested more than" in deep_failure.reason
+    assert isinstance(surrogate, LoadFailure) and "unpaired surrogate \\ud800" in surrogate.reason
+    single = write(tmp_path, "one.json", '{"title": "x \\udfff", "content": "Some text."}')
+    assert "the title holds an unpaired surrogate" in only_failure(load(single)).reason
+
+
+_KEYS = st.sampled_from(
+    ["title", "content", "text", "body", "id", "date", "author", "source", "[/bold]", "\x1b[31m"]
+) | st.text(max_size=8)
+_ODD = st.sampled_from(["\ud800", "a\udfffb", "[/bold]", "\x1b[2J", "\u202eevil", "  ", "\ufeff"])
+_JSON_LEAF = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=40), _ODD
+)
+_JSON = st.recursive(
+    _JSON_LEAF,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    articles=st.lists(st.dictionaries(_KEYS, _JSON, max_size=6), min_size=1, max_size=4),
+    noise=st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Zl", "Zp"])),
+)
+def test_fuzzed_json_gives_one_result_per_article_and_never_raises(
+    tmp_path: Path, articles: list[dict[str, object]], noise: str
+) -> None:
+    """Any JSON objects (nested, odd Unicode, markup-like keys, surrogates) and any junk line:
+    one Article or one LoadFailure each, and every Article is storable (hashable text)."""
+    lines = [json.dumps(a) for a in articles] + [noise]
+    results = load(write(tmp_path, "fuzz.jsonl", "\n".join(lines)))
+    assert len(results) == len(articles) + (1 if noise.strip() else 0)
+    for result in results:
+        if isinstance(result, Article):
+            assert result.content_hash and result.text.strip()
+        else:
+            assert result.reason and result.origin

@@ -142,3 +142,47 @@ def test_parts_of_an_incomplete_article_are_never_evidence(
     answer = assistant.ask("Was the bridge over the river closed?")
     assert {e.title for e in answer.evidence} == {"Kept story"}
     assert all(c.title == "Kept story" for c in answer.citations)
+
+
+def _lines(path: Path, *articles: dict[str, str]) -> Path:
+    path.write_text("\n".join(json.dumps(a) for a in articles), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("batch_chunks", [1000, 1], ids=["one batch", "batch per article"])
+def test_one_id_twice_in_a_run_keeps_the_later_text(
+    store: ChromaStore, tmp_path: Path, batch_chunks: int
+) -> None:
+    settings = Settings.model_validate({"ingest": {"batch_chunks": batch_chunks}})
+    assistant = Assistant(settings, store=store, embedder=HashingEmbedder())
+    path = _lines(
+        tmp_path / "twice.jsonl",
+        {"id": "x1", "title": "First", "content": "The first text of x1."},
+        {"id": "y2", "title": "Other", "content": "Another article."},
+        {"id": "x1", "title": "Second", "content": "The second text of x1."},
+    )
+    summary = assistant.ingest([path])
+    assert (summary.articles, summary.replaced, summary.failed) == (2, 1, 0)
+    assert summary.articles == store.count_articles()
+    detail = store.get_article("x1")
+    assert detail is not None and detail.text == "The second text of x1."
+    again = assistant.ingest([path])  # no DuplicateIDError on a rerun either; the later text wins
+    assert (again.replaced, again.failed, store.count_articles()) == (1, 0, 2)
+    detail = store.get_article("x1")
+    assert detail is not None and detail.text == "The second text of x1."
+
+
+def test_the_same_content_under_another_id_is_a_duplicate(
+    assistant: Assistant, store: ChromaStore, tmp_path: Path
+) -> None:
+    story = {"title": "Story", "content": "The same words in two files."}
+    assistant.ingest([_lines(tmp_path / "a.jsonl", {"id": "a", **story})])
+    summary = assistant.ingest(
+        [_lines(tmp_path / "b.jsonl", {"id": "b", **story}, {"id": "c", **story})]
+    )
+    assert (summary.articles, summary.unchanged) == (0, 0)
+    assert [(Path(d.origin).name, d.stored_id) for d in summary.duplicates] == [
+        ("b.jsonl:1", "a"),
+        ("b.jsonl:2", "a"),
+    ]
+    assert [a.id for a in assistant.articles()] == ["a"]

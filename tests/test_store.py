@@ -223,6 +223,25 @@ def test_remove_orphans(backend: Backend, raw_client: ClientAPI, bound: ChromaSt
     assert (bound.count_articles(), bound.count_chunks(), bound.count_sentences()) == (1, 3, 5)
 
 
+def test_records_missing_their_parts_are_dropped(
+    backend: Backend, raw_client: ClientAPI, bound: ChromaStore
+) -> None:
+    """What two writers at once left: a record claiming parts that are not there."""
+    write(bound, sample("a1"))
+    write(bound, sample("b2", n=4))
+    sentences = raw_client.get_collection(f"{backend.collection}-sentences")
+    [lost] = [
+        i for i in sentences.get(include=[])["ids"] if i.startswith("b2:") and i.endswith("s1")
+    ]
+    sentences.delete(ids=[lost])
+
+    assert bound.remove_orphans() == 1  # b2's record (its other parts go with it)
+    assert [a.id for a in bound.list_articles()] == ["a1"]
+    assert bound.stored_hash("b2") is None  # so the next ingest stores it again
+    assert (bound.count_chunks(), bound.count_sentences()) == (3, 5)
+    assert bound.remove_orphans() == 0
+
+
 def test_other_embedder_is_refused(open_more: OpenStore, bound: ChromaStore) -> None:
     write(bound, sample("a1"))
     again = open_more()
