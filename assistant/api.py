@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from assistant.ask.select import EvidenceSelector
 from assistant.chain import NewsRetriever, answer_runnable
 from core.chroma import open_store
 from core.embedder import Embedder, build_embedder
-from core.errors import StoreError
+from core.errors import QuestionError, StoreError
 from core.settings import Settings
 from core.store import ArticleStore, StoredArticle
 from core.types import Answer, Article, Filters
@@ -104,8 +105,19 @@ class Assistant:
     def ingest_articles(
         self, articles: Iterable[Article | LoadFailure], *, progress: Progress | None = None
     ) -> IngestSummary:
-        """Ingest Article objects built in Python (see `ingest.make_article`)."""
-        return self._ingestor().ingest_items(articles, progress)
+        """Ingest Article objects built in Python (see `ingest.make_article`). The embedder is
+        loaded only once there is an article to embed: bad paths fail at once."""
+        items = iter(articles)
+        failures: list[LoadFailure] = []
+        for item in items:
+            if not isinstance(item, LoadFailure):
+                head: list[Article | LoadFailure] = [*failures, item]
+                return self._ingestor().ingest_items(itertools.chain(head, items), progress)
+            failures.append(item)
+        summary = IngestSummary(failures=failures, taken=len(failures))
+        if progress is not None:
+            progress(summary)
+        return summary
 
     def ask(
         self,
@@ -119,6 +131,10 @@ class Assistant:
         `history` holds earlier questions of the conversation, oldest first."""
         asked = read_question(question, history)
         pipeline = self.pipeline()
+        if filters and not self.store.has_articles(filters):
+            raise QuestionError(
+                f"no stored article matches {_described(filters)}: see `news-assistant list`"
+            )
         return pipeline.answer(asked, k=k or self.settings.answer.k, filters=filters)
 
     def chat(
@@ -148,14 +164,18 @@ class Assistant:
             if self._pipeline is None:
                 self._check_readable()
                 self.store.check_schema()
+                self._check_not_empty()  # before the models load: an empty store fails at once
                 self._pipeline = build_pipeline(
                     self.settings, self.store, self.embedder, **vars(self._parts)
                 )
+        self._check_not_empty()
+        return self._pipeline
+
+    def _check_not_empty(self) -> None:
         if self.store.count_articles() == 0:
             raise StoreError(
                 f"No articles in {self.location}: run `news-assistant ingest PATH` first"
             )
-        return self._pipeline
 
     def reindex(self) -> int:
         """Bring a store written by an older version up to date in place (the speaker of
@@ -206,6 +226,13 @@ def with_location(settings: Settings, location: str) -> Settings:
     else:
         store = store.model_copy(update={"path": Path(location).expanduser(), "url": None})
     return settings.model_copy(update={"store": store})
+
+
+def _described(filters: Filters) -> str:
+    """'source "bbc", since 2015-01-01' for messages."""
+    named = [("source", filters.source), ("article", filters.article_id)]
+    named += [("since", filters.since), ("until", filters.until)]
+    return ", ".join(f'{name} "{value}"' for name, value in named if value)
 
 
 _DEFAULTABLE = ("source", "date", "author", "language")

@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit
@@ -191,6 +192,7 @@ class ChromaStore:
         self._watch = FolderWatch(folder) if folder is not None else None
         self._batch = max(1, min(client.get_max_batch_size(), _WRITE_BATCH))
         self._dim: int | None = None
+        self._sources: tuple[int, list[str]] | None = None
         self._open_collections()
         if self._watch is not None:
             self._watch.seen()  # creating the collections wrote to it: that was this process
@@ -501,7 +503,7 @@ class ChromaStore:
         found = collection.query(
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
             n_results=k,
-            where=where_clause(filters),
+            where=where_clause(filters, self._spellings(filters)),
             include=["documents", "metadatas", "distances"],
         )
         rows = zip(
@@ -512,6 +514,34 @@ class ChromaStore:
             strict=True,
         )
         return [(i, doc, meta, float(dist)) for i, doc, meta, dist in rows]
+
+    def _spellings(self, filters: Filters | None) -> list[str]:
+        """The stored sources equal to the filter's source but for case ("BBC" for "bbc")."""
+        if not filters or not filters.source:
+            return []
+        wanted = filters.source.casefold()
+        return [s for s in self.sources() if s.casefold() == wanted]
+
+    @_fresh
+    def sources(self) -> list[str]:
+        """Every source named by a stored article, sorted (read again when the number of
+        articles changes)."""
+        count = self._articles.count()
+        if self._sources is None or self._sources[0] != count:
+            names = {
+                _str(meta, "source")
+                for page in self._pages(self._articles, ["metadatas"])
+                for meta in page["metadatas"] or []
+            }
+            self._sources = (count, sorted(names - {""}))
+        return list(self._sources[1])
+
+    @_fresh
+    def has_articles(self, filters: Filters) -> bool:
+        """Whether any stored article is one that `filters` allow."""
+        where = where_clause(replace(filters, article_id=None), self._spellings(filters))
+        ids = [filters.article_id] if filters.article_id else None
+        return bool(self._articles.get(ids=ids, where=where, limit=1, include=[])["ids"])
 
     @_fresh
     def iter_sentences(self) -> Iterator[SentenceRecord]:
@@ -588,12 +618,13 @@ class ChromaStore:
             offset += _PAGE
 
 
-def where_clause(filters: Filters | None) -> Where | None:
+def where_clause(filters: Filters | None, sources: Sequence[str] = ()) -> Where | None:
     """The Chroma where-clause for `filters` over the metadata every part carries (None when
-    nothing is filtered); the same rules as `Filters.allows`."""
+    nothing is filtered); the same rules as `Filters.allows`. `sources` are the stored
+    spellings of the filter's source (Chroma compares exactly; the filter ignores case)."""
     parts: list[dict[str, Any]] = []
     if filters and filters.source:
-        parts.append({"source": filters.source})
+        parts.append({"source": {"$in": list(sources) or [filters.source]}})
     if filters and filters.article_id:
         parts.append({"article_id": filters.article_id})
     if filters and filters.since:

@@ -151,6 +151,10 @@ class ArticleStore(Protocol):
 
     def get_article(self, article_id: str) -> ArticleDetail | None: ...
 
+    def has_articles(self, filters: Filters) -> bool:
+        """Whether any stored article is one that `filters` allow."""
+        ...
+
     def query_chunks(self, vector: np.ndarray, k: int, filters: Filters) -> list[ChunkHit]:
         """The `k` chunks nearest `vector` that `filters` allow, best first."""
         ...

@@ -157,8 +157,9 @@ class Answer:
 
 @dataclass(frozen=True)
 class Filters:
-    """What a question may be limited to: a source, an article id, a date range (ISO dates,
-    inclusive). The store turns them into its own query; `allows` applies them in memory."""
+    """What a question may be limited to: a source (any case), an article id, a date range
+    (ISO dates, inclusive). The store turns them into its own query; `allows` applies them in
+    memory."""
 
     source: str | None = None
     article_id: str | None = None
@@ -171,7 +172,7 @@ class Filters:
     def allows(self, record: SentenceRecord) -> bool:
         day = date_ord(record.date)
         return (
-            (not self.source or record.source == self.source)
+            (not self.source or record.source.casefold() == self.source.casefold())
             and (not self.article_id or record.article_id == self.article_id)
             and (not self.since or day >= date_ord(self.since))
             and (not self.until or day <= (date_ord(self.until) or OPEN_END))

@@ -114,6 +114,57 @@ def load_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loa
     yield from _load_bytes(data, suffix, name=path.name, origin=origin, identity=identity)
 
 
+def count_articles(
+    paths: Sequence[str | Path] | str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> int:
+    """About how many results `load_paths` will give (for a progress bar's total), without
+    building articles: a JSON Lines file counts its non-blank lines, a JSON file its list, a
+    zip its members, any other file one. Unreadable inputs count one (their failure)."""
+    total = 0
+    seen: set[Path] = set()
+    for raw in [paths] if isinstance(paths, str | Path) else paths:
+        for item in _expand(raw):
+            if isinstance(item, LoadFailure):
+                total += 1
+            elif _absolute(item) not in seen:
+                seen.add(_absolute(item))
+                total += _count_in_file(item, max_bytes)
+    return total
+
+
+def _count_in_file(path: Path, max_bytes: int) -> int:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                members = [info for info in archive.infolist() if _wanted_member(info)]
+                return max(1, sum(_count_member(archive, info, max_bytes) for info in members))
+        if suffix in (".json", ".jsonl"):
+            return _count_in_bytes(_read_file(path, max_bytes), suffix)
+    except (LoadError, *_ZIP_ERRORS):
+        pass
+    return 1
+
+
+def _count_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> int:
+    suffix = PurePosixPath(info.filename).suffix.lower()
+    if suffix not in (".json", ".jsonl") or info.file_size > max_bytes:
+        return 1
+    with archive.open(info) as handle:
+        return _count_in_bytes(handle.read(max_bytes + 1), suffix)
+
+
+def _count_in_bytes(data: bytes, suffix: str) -> int:
+    lines = max(1, sum(1 for line in data.splitlines() if line.strip()))
+    if suffix == ".jsonl":
+        return lines
+    try:
+        items = _article_list(json.loads(data))
+    except (ValueError, RecursionError):  # one object per line in a .json file, or broken
+        return lines
+    return max(1, len(items)) if items is not None else 1
+
+
 # --- finding files ---------------------------------------------------------------------------
 
 

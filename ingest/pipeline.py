@@ -76,6 +76,12 @@ class IngestSummary:
         return len(self.failures)
 
     taken: int = 0  # loader results read so far, written yet or not
+    started: float = field(default_factory=time.perf_counter, repr=False)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run began (while it runs; `seconds` once it is done)."""
+        return self.seconds or time.perf_counter() - self.started
 
     @property
     def seen(self) -> int:

@@ -15,6 +15,8 @@ from conftest import SAMPLE_ARTICLE
 
 from assistant import Assistant, HashingEmbedder, Settings, with_location
 from assistant.frontends import cli
+from core.chroma import open_store
+from core.settings import StoreSettings
 
 
 @pytest.fixture
@@ -124,3 +126,58 @@ def test_stored_text_is_printed_as_text(
     assert main(["list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["title"] for r in rows] == ["[/bold] \x1b[31mred\x1b[0m"]
+
+
+def test_filters_ignore_case_and_say_when_nothing_matches(
+    main: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest", str(SAMPLE_ARTICLE), "--source", "Al-Araby Al-Jadeed"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "كم عدد القتلى؟", "--source", "al-araby al-jadeed", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["evidence"] and {e["source"] for e in answer["evidence"]} == {
+        "Al-Araby Al-Jadeed"
+    }
+    for option in (["--source", "Reuters"], ["--since", "2030-01-01"], ["--article", "nope"]):
+        assert main(["ask", "كم عدد القتلى؟", *option]) == 2
+        error = capsys.readouterr().err
+        assert "no stored article matches" in error and option[1] in error
+
+
+def test_errors_that_need_no_model_come_before_it_loads(tmp_path: Path) -> None:
+    """An empty store and a missing file fail at once: the embedder is never built."""
+    code = (
+        "import sys\n"
+        "import core.embedder as e\n"
+        "def refuse(*a, **k): raise SystemExit('the model was loaded')\n"
+        "e.build_embedder = refuse\n"
+        "import assistant.api as api\n"
+        "api.build_embedder = refuse\n"
+        "from assistant.frontends.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    store = str(tmp_path / "store")
+    run = [sys.executable, "-c", code]
+    missing = subprocess.run(
+        [*run, "ingest", "missing.txt", "--store", store], capture_output=True, text=True
+    )
+    assert missing.returncode == 1 and "missing.txt" in missing.stderr, missing.stderr
+    assert not Path(store).exists()  # nothing to store: not even an empty store was made
+    open_store(StoreSettings(path=Path(store))).close()
+    empty = subprocess.run([*run, "ask", "Who?", "--store", store], capture_output=True, text=True)
+    assert empty.returncode == 2 and "No articles in" in empty.stderr, empty.stderr
+
+
+def test_duplicates_and_replaced_are_reported(
+    main: Callable[[list[str]], int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        {"id": "a", "title": "A", "content": "Words."},
+        {"id": "b", "title": "A", "content": "Words."},
+        {"id": "a", "title": "A2", "content": "Other words."},
+    ]
+    (tmp_path / "x.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    assert main(["ingest", str(tmp_path / "x.jsonl")]) == 0
+    captured = capsys.readouterr()
+    assert "articles: 1" in captured.out and "replaced: 1  duplicates: 1" in captured.out
+    assert "duplicate" in captured.err and "stored as a" in captured.err

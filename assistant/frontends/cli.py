@@ -13,12 +13,20 @@ from datetime import date
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from assistant.api import Assistant, with_location
 from core.errors import NewsAssistantError, QuestionError
 from core.settings import Settings
 from core.types import Answer, Filters
+from ingest.load import count_articles
 from ingest.pipeline import IngestSummary
 
 out = Console(highlight=False, soft_wrap=True)
@@ -100,15 +108,29 @@ def _ingest_args(command: argparse.ArgumentParser) -> None:
 
 def _ingest(assistant: Assistant, args: argparse.Namespace) -> int:
     defaults = {f: getattr(args, f) for f in ("source", "date", "author", "language")}
+    total = count_articles(args.paths, max_bytes=assistant.settings.ingest.max_bytes)
+    last = [IngestSummary()]
     with _progress() as bar:
-        task = bar.add_task("ingesting", total=None)
+        task = bar.add_task("reading", total=total)
 
         def show(summary: IngestSummary) -> None:
+            last[0] = summary
             bar.update(task, completed=summary.seen, description=_progress_text(summary))
 
-        summary = assistant.ingest(args.paths, defaults=defaults, progress=show)
+        try:
+            summary = assistant.ingest(args.paths, defaults=defaults, progress=show)
+        except KeyboardInterrupt:
+            bar.stop()
+            kept = last[0].articles
+            err.print(
+                f"interrupted: {kept} article{'' if kept == 1 else 's'} stored in this run "
+                "are kept; run the same command again to go on (stored articles are skipped)"
+            )
+            return 130
     for failure in summary.failures:
         err.print(f"[red]failed[/red] {quoted(failure.origin)}: {quoted(failure.reason)}")
+    for duplicate in summary.duplicates:
+        err.print(f"[yellow]duplicate[/yellow] {quoted(str(duplicate))} (not stored again)")
     out.print(_summary_text(summary))
     return 1 if summary.failed else 0
 
@@ -117,7 +139,11 @@ def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("articles"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=err,
         transient=True,
         disable=not err.is_terminal,
@@ -125,13 +151,19 @@ def _progress() -> Progress:
 
 
 def _progress_text(summary: IngestSummary) -> str:
-    return f"{summary.seen} articles ({summary.chunks} chunks stored)"
+    rate = summary.seen / summary.elapsed if summary.elapsed > 0 else 0.0
+    return f"{summary.articles} stored, {summary.chunks} chunks, {rate:.1f} articles/s"
 
 
 def _summary_text(summary: IngestSummary) -> str:
+    extra = "".join(
+        f"  {name}: {count}"
+        for name, count in (("replaced", summary.replaced), ("duplicates", len(summary.duplicates)))
+        if count
+    )
     return (
         f"articles: {summary.articles}  sentences: {summary.sentences}  "
-        f"chunks: {summary.chunks}  unchanged: {summary.unchanged}  "
+        f"chunks: {summary.chunks}  unchanged: {summary.unchanged}{extra}  "
         f"failed: {summary.failed}  ({summary.seconds:.1f} s)"
     )
 
