@@ -177,6 +177,17 @@ class Assistant:
                 f"No articles in {self.location}: run `news-assistant ingest PATH` first"
             )
 
+    def warm_up(self) -> None:
+        """Load the models and build the search indexes now rather than on the first question
+        (the UI does at start). An empty or missing store is not an error here: the embedder
+        still loads."""
+        try:
+            pipeline = self.pipeline()
+        except StoreError:
+            _ = self.embedder
+            return
+        pipeline.rank(read_question("warm up"))
+
     def reindex(self) -> int:
         """Bring a store written by an older version up to date in place (the speaker of
         every sentence is read again); nothing is re-embedded. Returns the articles updated."""

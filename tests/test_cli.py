@@ -181,3 +181,14 @@ def test_duplicates_and_replaced_are_reported(
     captured = capsys.readouterr()
     assert "articles: 1" in captured.out and "replaced: 1  duplicates: 1" in captured.out
     assert "duplicate" in captured.err and "stored as a" in captured.err
+
+
+def test_quotes_of_the_other_direction_are_isolated_in_the_terminal() -> None:
+    from assistant.frontends.render import FSI, PDI, terminal_line
+
+    line = "- According to المرصد السوري: «54 شخصاً بينهم 28 مدنياً» [2]"
+    assert terminal_line(line, "ltr") == (
+        f"- According to {FSI}المرصد السوري{PDI}: {FSI}«54 شخصاً بينهم 28 مدنياً»{PDI} [2]"
+    )
+    arabic = "- بحسب Reuters: “12 people” [1]"
+    assert terminal_line(arabic, "rtl") == f"- بحسب {FSI}Reuters{PDI}: {FSI}“12 people”{PDI} [1]"

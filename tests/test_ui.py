@@ -7,6 +7,7 @@ import contextlib
 import gc
 import itertools
 import logging
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from assistant.frontends import render
 from assistant.frontends.ui import Callbacks, Conversation, build_app, parse_filters
-from core.errors import LoadError, NewsAssistantError, SettingsError, StoreError
+from core.errors import LoadError, ModelError, NewsAssistantError, SettingsError, StoreError
 from core.settings import Settings, UISettings
 from core.store import ArticleDetail, StoredArticle
 from core.types import Answer, Citation, Evidence, Filters
@@ -141,6 +142,9 @@ class FakeAssistant:
         self.asked: list[dict[str, Any]] = []
         self.ingested: list[tuple[list[str], dict[str, str] | None]] = []
         self.ingest_error: Exception | None = None
+        self.warmed = threading.Event()
+        self.warmed.set()
+        self.warm_error: Exception | None = None
 
     def ask(
         self,
@@ -156,6 +160,11 @@ class FakeAssistant:
         if not self.store.articles:
             raise StoreError("No articles in ./store: run `news-assistant ingest PATH` first")
         return self.answers[question]
+
+    def warm_up(self) -> None:
+        self.warmed.wait(timeout=10)
+        if self.warm_error is not None:
+            raise self.warm_error
 
     def chat(
         self,
@@ -546,3 +555,17 @@ def test_login_needs_both_user_and_password() -> None:
     with pytest.raises(SettingsError, match="both"):
         UISettings(auth_user="u").auth()
     assert UISettings().host == "127.0.0.1" and UISettings().port == 7860
+
+
+def test_the_models_load_at_start_with_a_loading_state() -> None:
+    assistant = FakeAssistant()
+    assistant.warmed.clear()  # the warm-up is still loading
+    calls = Callbacks(assistant)
+    calls.start()
+    status = calls.ready()
+    assert "Loading the language model" in next(status)
+    assistant.warmed.set()
+    assert "Ready" in next(status)
+    failing = FakeAssistant()
+    failing.warm_error = ModelError("cannot build the model: the disk is full")
+    assert "the disk is full" in list(Callbacks(failing).ready())[-1]

@@ -26,6 +26,8 @@ from core.settings import Settings
 from core.store import ArticleStore
 from core.types import Answer, Filters, SentenceRecord
 
+TOPIC_SENTENCES = 2  # a follow-up stays with the articles of the previous question's best ones
+
 
 @dataclass
 class AnswerPipeline:
@@ -59,6 +61,8 @@ class AnswerPipeline:
         started = time.perf_counter()
         vector = self.embed(question)
         ranked = self._rank(question, vector, filters or Filters())
+        if question.previous is not None:
+            ranked = self._on_topic(question.previous, ranked, filters or Filters())
         retrieved = time.perf_counter()
         selection = self.selector.select(question, vector, ranked)
         draft = self.answerer.draft(question, selection, k)
@@ -71,6 +75,15 @@ class AnswerPipeline:
             "total_ms": round((done - started) * 1000, 1),
         }
         return answer
+
+    def _on_topic(
+        self, previous: Question, ranked: list[SentenceRecord], filters: Filters
+    ) -> list[SentenceRecord]:
+        """A follow-up's candidates from the articles the previous question was about (the
+        articles of its best TOPIC_SENTENCES), when it has any there; else all of them."""
+        topic = {r.article_id for r in self.rank(previous, filters)[:TOPIC_SENTENCES]}
+        kept = [r for r in ranked if r.article_id in topic]
+        return kept or ranked
 
     def _rank(
         self, question: Question, vector: np.ndarray, filters: Filters

@@ -47,7 +47,8 @@ class Question:
     question embeds far from the unvowelled text articles are written in); `terms` are its
     content words, normalised and, for Arabic, stemmed; `ar_terms` adds Arabic stems for
     English words from the lexicon; `exact_terms` are the terms with alef maqsura kept apart
-    from ya (same order)."""
+    from ya (same order). A follow-up keeps the `previous` question it leans on, so that its
+    answer stays with the article that question was about."""
 
     text: str
     language: str
@@ -56,6 +57,7 @@ class Question:
     ar_terms: tuple[str, ...]
     search_text: str
     exact_terms: tuple[str, ...] = ()
+    previous: Question | None = None
 
     @property
     def search_terms(self) -> tuple[str, ...]:
@@ -102,13 +104,15 @@ def analyse(text: str, history: list[str] | None = None) -> Question:
     """Analyse `text`; `history` holds earlier user questions, oldest first."""
     language = detect_language(text) or "en"
     search_text = strip_marks(text)
+    previous = None
     if history and is_follow_up(text, language):
         search_text = f"{strip_marks(history[-1])} {search_text}"
+        previous = analyse(history[-1], history[:-1])
     terms = content_words(text)
     ar_terms = tuple(stem for term in terms for stem in expand_en(term))
     kind = question_kind(text, language)
     exact = content_words(text, fold_ya=False)
-    return Question(text, language, kind, terms, ar_terms, search_text, exact)
+    return Question(text, language, kind, terms, ar_terms, search_text, exact, previous)
 
 
 def question_kind(text: str, language: str) -> str:

@@ -23,6 +23,7 @@ from rich.progress import (
 )
 
 from assistant.api import Assistant, with_location
+from assistant.frontends.render import terminal_line
 from core.errors import NewsAssistantError, QuestionError
 from core.settings import Settings
 from core.types import Answer, Filters
@@ -242,13 +243,15 @@ def _chat(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def _print_answer(answer: Answer) -> None:
-    out.print(plain(answer.text), markup=False)
+    base = "rtl" if answer.language == "ar" else "ltr"
+    for line in plain(answer.text).split("\n"):
+        out.print(terminal_line(line, base), markup=False)
     if answer.citations:
         out.print("\nSources:" if answer.answered else "\nNearest sentences:")
     for c in answer.citations:
         where = ", ".join(part for part in (c.source, c.date) if part)
         title = f"[{c.number}] {c.title}" + (f" — {where}" if where else "")
-        out.print(plain(title), markup=False)
+        out.print(terminal_line(plain(title), "ltr"), markup=False)
         out.print(plain(f"    {c.sentence}"), markup=False)
         out.print(
             f"    (article {c.article_id}, sentence {c.sentence_index}, "

@@ -54,6 +54,27 @@ def isolated(text: str, base: str) -> str:
     return "".join([*out, escape(text[at:])])
 
 
+FSI, PDI = "\u2068", "\u2069"  # Unicode first-strong isolate and its end
+
+
+def terminal_line(line: str, base: str) -> str:
+    """A plain-text answer line for a terminal: each quote and each run of the script
+    opposite to `base` inside Unicode isolates, so a bidi-aware terminal keeps an Arabic
+    quote in an English line (and the reverse) from reordering the quote marks and colons
+    around it."""
+    runs = _RUNS.get(base)
+    out, at = [], 0
+    for match in _TOKENS.finditer(line):
+        if match.group("quote"):
+            out += [_isolated_runs(line[at : match.start()], runs), FSI, match.group(), PDI]
+            at = match.end()
+    return "".join([*out, _isolated_runs(line[at:], runs)])
+
+
+def _isolated_runs(text: str, runs: re.Pattern[str] | None) -> str:
+    return runs.sub(lambda m: f"{FSI}{m.group()}{PDI}", text) if runs else text
+
+
 def source_id(number: int, answer_no: int = 0) -> str:
     """The id of source entry `number` of the conversation's answer `answer_no` (0: the only
     answer shown), so that the markers of every answer point at their own sentences."""

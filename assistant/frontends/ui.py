@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -24,11 +25,14 @@ from core.errors import NewsAssistantError
 from core.settings import Settings, UISettings
 from core.store import ArticleDetail, StoredArticle
 from core.types import Answer, Filters
+from ingest.load import count_articles
 from ingest.pipeline import IngestSummary
 
 logger = logging.getLogger(__name__)
 
 FORMATS = (".txt", ".md", ".html", ".json", ".jsonl", ".zip")
+LOADING = "Loading the language model and the search indexes… (the first question waits for it)"
+READY = "Ready: ask away."
 Message = dict[str, str]
 Outputs = tuple[Any, ...]
 
@@ -89,6 +93,8 @@ class AssistantLike(Protocol):
 
     def delete(self, article_id: str) -> bool: ...
 
+    def warm_up(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class Conversation:
@@ -143,6 +149,33 @@ class Callbacks:
 
     def __init__(self, assistant: AssistantLike) -> None:
         self.assistant = assistant
+        self._warm = threading.Thread(target=self._warm_up, name="warm-up", daemon=True)
+        self._warm_error: Exception | None = None
+        self._starting = threading.Lock()
+
+    def start(self) -> None:
+        """Load the models and indexes in the background (when the app is built), so that
+        the first question does not wait for them."""
+        with self._starting:
+            if self._warm.ident is None:
+                self._warm.start()
+
+    def _warm_up(self) -> None:
+        try:
+            self.assistant.warm_up()
+        except Exception as exc:  # shown by `ready`; the questions will show it again
+            self._warm_error = exc
+
+    def ready(self) -> Iterator[str]:
+        """The status line: "loading" until the warm-up is done, then ready (or its error)."""
+        self.start()
+        if self._warm.is_alive():
+            yield render.notice_html(LOADING)
+            self._warm.join()
+        if self._warm_error is not None:
+            yield _error(self._warm_error, "loading the models")
+        else:
+            yield render.notice_html(READY)
 
     def respond(
         self,
@@ -185,8 +218,11 @@ class Callbacks:
         if not files:
             return (render.notice_html("Choose files to add first."), *self.refresh(), None)
 
+        total = count_articles(list(files))
+
         def report(summary: IngestSummary) -> None:
-            progress((summary.seen, None), desc=f"{summary.seen} articles read", unit="articles")
+            done = f"{summary.seen} of {total} articles read, {summary.articles} stored"
+            progress((summary.seen, total), desc=done, unit="articles")
 
         defaults = {"source": source.strip()} if source and source.strip() else None
         try:
@@ -250,16 +286,19 @@ def _error(exc: Exception, doing: str) -> str:
 def build_app(assistant: AssistantLike) -> gr.Blocks:
     """The web UI over `assistant`: an Ask tab (chat, sources, settings) and an Articles tab."""
     calls = Callbacks(assistant)
+    calls.start()
     with gr.Blocks(title="News assistant", analytics_enabled=False) as app:
         gr.Markdown(
             "## News assistant\nAsk about the stored articles, in Arabic or English: every "
             "claim cites its sentence; click a marker such as [1] to see it in its paragraph."
         )
+        status = gr.HTML(render.notice_html(LOADING), elem_id="na-status")
         with gr.Tab("Ask"):
             source = _ask_tab(calls, assistant.settings.answer.k)
         with gr.Tab("Articles"):
             table = _articles_tab(calls, source)
         app.load(calls.refresh, None, [table, source])
+        app.load(calls.ready, None, status)
     return app
 
 
