@@ -479,7 +479,7 @@ def test_upload_ingests_reports_progress_and_lists_articles() -> None:
     files = ["/tmp/gradio/1/a.txt", "/tmp/gradio/2/b.bad"]
     status, table, choices, cleared = Callbacks(fake).upload(files, " Reuters ", progress)  # type: ignore[arg-type]
     assert fake.ingested == [(files, {"source": "Reuters"})]
-    assert [c[0] for c in progress.calls] == [(1, None), (2, None)]
+    assert [c[0] for c in progress.calls] == [(1, 2), (2, 2)]  # a missing file counts one
     shown = text_of(tree(status))
     assert "articles: 1" in shown and "failed: 1" in shown
     assert "b.bad: not UTF-8, UTF-16 or cp1252" in shown
