@@ -12,9 +12,15 @@ export ANONYMIZED_TELEMETRY := False
 
 .PHONY: run test lint browser bench clean
 
+# torch comes from the package index pip is configured with. On a CPU-only machine whose index
+# is plain PyPI (whose torch is the CUDA build, about 2.5 GB more), take the CPU build with
+# `make run TORCH_INDEX=https://download.pytorch.org/whl/cpu` (the same for `make test`).
+TORCH_INDEX ?=
+TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+
 $(VENV)/.base: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) torch==2.13.0
+	$(PIP) torch==2.13.0 $(TORCH_FROM)
 	$(PIP) -e .
 	touch $@
 
