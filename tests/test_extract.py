@@ -22,7 +22,7 @@ def test_figures_keep_qualifier_and_counted_noun() -> None:
     assert [f.span.text for f in figures(SENTENCES[1])] == ["54 شخصاً", "28 مدنياً"]
     assert [f.span.text for f in figures("Five people died in 2015, and 12 were hurt.")] == [
         "Five people",
-        "12 were",
+        "12",  # "were" is counted by nothing
     ]
 
 
@@ -219,3 +219,15 @@ def test_a_pronoun_is_never_a_speaker() -> None:
     ]
     named = ["Officials in Kabul said the road was closed.", "He said it would reopen."]
     assert speakers(named) == ["Officials in Kabul", "Officials in Kabul"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Profits rose 76% to $1.13bn in December.", ["76%", "$1.13bn"]),
+        ("The fine was £1,400 as the court ruled.", ["£1,400"]),
+        ("It cost US$5m and 12 km of road.", ["US$5m", "12 km"]),
+    ],
+)
+def test_a_currency_sign_or_unit_belongs_to_its_figure(sentence: str, expected: list[str]) -> None:
+    assert [f.span.text for f in figures(sentence)] == expected

@@ -17,10 +17,10 @@ from assistant.ask.figures import (
     relevant_figures,
     without_references,
 )
-from assistant.ask.question import Question, asks_for_actor
+from assistant.ask.question import Question, asks_for_actor, subject_names
 from assistant.ask.select import Selection
 from core.lexicon import expand_en
-from core.spans import PIECES
+from core.spans import PIECES, matches, tokens
 from core.types import SentenceRecord
 
 PHRASES = {
@@ -88,7 +88,10 @@ def _claims(question: Question, pool: Sequence[SentenceRecord]) -> list[Found]:
     stems = (*question.terms, *question.ar_terms)
     if question.kind == "count":
         found = [_best_figure(question, pool)]
-        found += [_figure_part(r, relevant_figures(r.sentence, stems)) for r in pool]
+        found += [
+            _figure_part(r, relevant_figures(r.sentence, stems))
+            for r in _on_subject(question, pool)
+        ]
         kept = _distinct([f for f in found if f is not None])[:MAX_CITATIONS]
         if kept:
             return sorted(kept, key=lambda f: f[0].key)
@@ -97,6 +100,21 @@ def _claims(question: Question, pool: Sequence[SentenceRecord]) -> list[Found]:
         if kept:
             return kept[:MAX_CITATIONS]
     return [(pool[0], pool[0].sentence)]
+
+
+def _on_subject(question: Question, pool: Sequence[SentenceRecord]) -> list[SentenceRecord]:
+    """The sentences whose figures may be listed: those of the best sentence's article, and
+    others that name (in the sentence or its article's title) every name the question names,
+    so that a figure about another event is not listed with this one's."""
+    names = subject_names(question)
+    return [
+        r
+        for r in pool
+        if r.article_id == pool[0].article_id
+        or all(
+            any(matches(t, (name,)) for t in tokens(f"{r.title} {r.sentence}")) for name in names
+        )
+    ]
 
 
 def _best_figure(question: Question, pool: Sequence[SentenceRecord]) -> Found | None:

@@ -11,14 +11,19 @@ from dataclasses import dataclass
 from core.lexicon import (
     AR_NUMBER_WORDS,
     AR_QUALIFIERS,
+    AR_STOPWORDS,
     EN_NUMBER_WORDS,
     EN_QUALIFIERS,
+    EN_STOPWORDS,
     stem_match,
 )
 from core.normalize import normalize
 from core.spans import CLAUSE_STOP, PIECES, Span, Token, matches, span, tokens
 
-_DIGITS = re.compile(r"^[0-9٠-٩]+(?:[.,٫][0-9٠-٩]+)?$")
+_DIGITS = re.compile(r"^[0-9٠-٩]+(?:[.,٫][0-9٠-٩]+)?(?:bn|mn|m|k|km|kg|mw|gw)?$")
+_CURRENCY = ("US$", "£", "$", "€", "¥")  # written before a figure: they belong to it
+_PERCENT = ("%", "٪")
+_NOT_COUNTED = AR_STOPWORDS | EN_STOPWORDS  # "1,400 as", "76% to": no noun is counted
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 
 
@@ -39,11 +44,14 @@ def figures(sentence: str) -> list[Figure]:
         if not _is_number(tok) or _YEAR.match(tok.norm) or is_reference(sentence, tok):
             continue
         start = _qualifier_start(sentence, toks, i)
-        end, counted = _counted_noun(toks, i)
+        end, counted = _counted_noun(sentence, toks, i)
         number_start = tok.start + (
             1 if tok.norm.startswith("و") and tok.norm[1:2].isdigit() else 0
         )
         start = max(start, number_start) if start == tok.start else start
+        sign = next((c for c in _CURRENCY if sentence[:number_start].endswith(c)), "")
+        number_start -= len(sign)
+        start = min(start, number_start)
         found.append(
             Figure(span(sentence, start, end), span(sentence, number_start, tok.end), counted)
         )
@@ -80,12 +88,16 @@ def _qualifier_start(sentence: str, toks: list[Token], i: int) -> int:
     return toks[i].start
 
 
-def _counted_noun(toks: list[Token], i: int) -> tuple[int, str]:
-    if i + 1 < len(toks) and toks[i + 1].start - toks[i].end <= 2:
+def _counted_noun(sentence: str, toks: list[Token], i: int) -> tuple[int, str]:
+    """Where the figure ends and what it counts: the word right after the number (not a
+    function word), else a percent sign ("76%") or nothing."""
+    end = toks[i].end
+    percent = sentence[end : end + 1] in _PERCENT
+    if i + 1 < len(toks) and toks[i + 1].start - end <= 2:
         nxt = toks[i + 1]
-        if not _is_number(nxt):
+        if not _is_number(nxt) and nxt.norm not in _NOT_COUNTED:
             return nxt.end, nxt.norm
-    return toks[i].end, ""
+    return (end + 1, "%") if percent else (end, "")
 
 
 NEAR_TERM = 3  # words between a figure and a question term for the figure to be about it

@@ -134,6 +134,16 @@ def asks_for_actor(question: Question) -> bool:
     return not pattern.search(normalize(question.text))
 
 
+_NAME = re.compile(r"(?<=\s)[A-Z][\w'-]*")
+
+
+def subject_names(question: Question) -> tuple[str, ...]:
+    """The names an English question is about (capitalised words past its first: "Douma" in
+    "How many did the Douma strike kill?"), normalised; none for Arabic, which has no case."""
+    names = [normalize(m.group()) for m in _NAME.finditer(question.text)]
+    return tuple(n for n in names if n not in EN_STOPWORDS)
+
+
 def content_words(text: str, *, fold_ya: bool = True) -> tuple[str, ...]:
     """Normalised (Arabic: stemmed) words of `text` that are not question words or stopwords.
     `fold_ya=False` gives the same words with alef maqsura kept apart (see `normalize`)."""
