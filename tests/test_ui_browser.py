@@ -158,8 +158,12 @@ def test_chat_cites_arabic_sentences_right_to_left(
     second = time.perf_counter() - started
     check_answer(page, mark, answers=2, direction="ltr")
 
+    page.locator("#na-chat .na-answer").nth(0).locator("a.na-marker").first.click()
+    opened = page.evaluate("location.hash")
+    assert opened.startswith("#src-1-")  # the older answer's own source, not the newest one's
+    assert "28 مدنياً" in page.locator(opened).inner_text()
     page.locator("#na-chat a.na-marker").last.click()
-    assert page.evaluate("location.hash").startswith("#src-")
+    assert page.evaluate("location.hash").startswith("#src-2-")
     page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)
     shutil.copyfile(tmp_path / "ui.png", SCREENSHOT_COPY)
     print(f"\nEnter -> answer on screen: {first:.2f} s (first question), {second:.2f} s (second)")
