@@ -6,10 +6,12 @@ notice what another process wrote.
   an ingest and its writer thread, do not wait for each other.
 - Chroma's embedded client keeps each collection's vector index in memory, once per process,
   and never reloads it: after another process writes, queries fail ("Error finding id") or
-  miss the new parts. Every write changes `chroma.sqlite3`, so before each operation a store
-  compares the file's stamp with the one this process last saw; when someone else moved it,
-  the folder's generation goes up, the process's Chroma system for the folder is restarted
-  once, and every store on the folder reconnects.
+  miss the new parts. Every write that holds the lock ends by recording its process id and
+  time in `.news-assistant.writes`, so before each operation a store reads that line; when
+  another process wrote, the folder's generation goes up, this process's Chroma system for
+  the folder is restarted once, and every store on the folder reconnects. (Writes by this
+  process through other clients, such as a LangChain Chroma on the same folder, are not
+  taken for another process's.)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,10 +30,10 @@ from core.errors import StoreError
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".news-assistant.lock"
+WRITES_NAME = ".news-assistant.writes"  # "PID TIME_NS" of the last write that held the lock
 WRITE_WAIT_S = 2.0  # how long a writer waits for another process's write to end
-_SQLITE = ("chroma.sqlite3", "chroma.sqlite3-wal")
 
-Stamp = tuple[tuple[int, int], ...]
+Stamp = str
 
 
 @dataclass
@@ -54,14 +57,25 @@ def _shared(path: Path) -> _Folder:
 
 
 def _stamp(path: Path) -> Stamp:
-    found = []
-    for name in _SQLITE:
-        try:
-            info = os.stat(path / name)
-        except FileNotFoundError:
-            continue
-        found.append((info.st_mtime_ns, info.st_size))
-    return tuple(found)
+    try:
+        return (path / WRITES_NAME).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _by_another_process(stamp: Stamp) -> bool:
+    return bool(stamp) and stamp.split(" ")[0] != str(os.getpid())
+
+
+def _record_write(path: Path) -> Stamp:
+    stamp = f"{os.getpid()} {time.time_ns()}"
+    partial = path / f"{WRITES_NAME}.{os.getpid()}"
+    try:
+        partial.write_text(stamp, encoding="ascii")
+        os.replace(partial, path / WRITES_NAME)
+    except OSError:  # a read-only folder: readers fall back on Chroma's errors
+        return _stamp(path)
+    return stamp
 
 
 class FolderWatch:
@@ -85,7 +99,7 @@ class FolderWatch:
         with folder.guard:
             if folder.writers == 0:
                 now = _stamp(self.path)
-                if folder.stamp is not None and now != folder.stamp:
+                if folder.stamp is not None and now != folder.stamp and _by_another_process(now):
                     folder.generation += 1
                     log.info("%s changed on disk (another process wrote): reconnecting", self.path)
                 folder.stamp = now
@@ -133,6 +147,6 @@ class FolderWatch:
             finally:
                 with self._folder.guard:
                     self._folder.writers -= 1
-                    self._folder.stamp = _stamp(self.path)
+                    self._folder.stamp = _record_write(self.path)
         finally:
             lock.release()

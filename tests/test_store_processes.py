@@ -135,3 +135,19 @@ def test_a_killed_ingest_is_never_cited_and_a_rerun_completes(folder: Path, tmp_
     assert summary.articles + summary.unchanged == 400 and summary.failed == 0
     assert assistant.store.count_articles() == 410
     assert assistant.store.remove_orphans() == 0
+
+
+def test_this_processes_writes_through_another_client_keep_both_working(folder: Path) -> None:
+    """A LangChain Chroma (any chromadb client) on the same folder in this process writes;
+    that is not another process: neither client is restarted under the other."""
+    import numpy as np
+
+    from core.chroma import connect
+
+    store = open_assistant(folder).store
+    assert store.count_articles() == 0
+    extra = connect(path=folder).get_or_create_collection("langchain", embedding_function=None)
+    extra.add(ids=["x"], embeddings=np.ones((1, 8), dtype=np.float32), documents=["x"])
+    assert store.count_articles() == 0
+    extra.add(ids=["y"], embeddings=np.ones((1, 8), dtype=np.float32), documents=["y"])
+    assert extra.count() == 2 and store.count_sentences() == 0
