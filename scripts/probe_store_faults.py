@@ -8,54 +8,23 @@ embedder (the store's behaviour is the subject, not the answers):
   counts as a failure.
 
     python scripts/probe_store_faults.py [--work DIR]
+
+It uses the articles and helpers of tests/test_store_processes.py (the test extras).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from assistant import Assistant, HashingEmbedder, Settings, with_location
-
-HASHING = {"NEWS_ASSISTANT_EMBEDDER__MODEL": "hashing", "ANONYMIZED_TELEMETRY": "False"}
-CITIES = ["Aleppo", "Homs", "Idlib", "Raqqa", "Hama", "Daraa", "Latakia", "Tartus"]
-
-
-def articles_file(path: Path, first: int, count: int) -> Path:
-    lines = []
-    for i in range(first, first + count):
-        city = CITIES[i % len(CITIES)]
-        text = (
-            f"An air strike numbered {i} hit a market in {city}. "
-            f"Officials said {i % 40 + 3} people were killed in strike {i}. "
-            f"Rescue teams searched the rubble in {city} through the night."
-        )
-        lines.append(json.dumps({"id": f"a{i}", "title": f"Strike {i}", "content": text}))
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def cli_ingest(path: Path, folder: Path, **env: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "assistant.frontends.cli", "ingest", str(path)]
-    return subprocess.Popen(
-        [*command, "--store", str(folder)],
-        env={**os.environ, **HASHING, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def open_assistant(folder: Path) -> Assistant:
-    return Assistant(with_location(Settings(), str(folder)), embedder=HashingEmbedder())
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+from test_store_processes import articles_file, cli, open_assistant
 
 
 def stale_readers(root: Path) -> None:
@@ -63,7 +32,9 @@ def stale_readers(root: Path) -> None:
     early = open_assistant(folder)
     early.ingest([articles_file(root / "first.jsonl", 0, 20)])
     early.ask("How many people were killed in strike 3?")
-    cli_ingest(articles_file(root / "more.jsonl", 20, 300), folder).wait()
+    cli(
+        "ingest", str(articles_file(root / "more.jsonl", 20, 300)), "--store", str(folder)
+    ).communicate()
     late = open_assistant(folder)
     answered = asked = 0
     for i in range(20, 320, 15):
@@ -85,12 +56,14 @@ def kills(root: Path, times: int = 5) -> None:
     for kill in range(times):
         source = articles_file(root / f"batch{kill}.jsonl", 10 + 400 * kill, 400)
         before = assistant.store.count_sentences()
-        ingest = cli_ingest(source, folder, NEWS_ASSISTANT_INGEST__BATCH_CHUNKS="8")
+        ingest = cli(
+            "ingest", str(source), "--store", str(folder), NEWS_ASSISTANT_INGEST__BATCH_CHUNKS="8"
+        )
         while assistant.store.count_sentences() <= before + 60 and ingest.poll() is None:
             time.sleep(0.02)
         time.sleep(rng.random() * 0.5)
         ingest.send_signal(signal.SIGKILL)
-        ingest.wait()
+        ingest.communicate()
         records = assistant.articles()
         orphans = assistant.store.count_sentences() - sum(r.n_sentences for r in records)
         print(f"kill {kill + 1}: {len(records)} articles stored, {orphans} orphan sentences")
