@@ -22,10 +22,12 @@ OBSERVATORY = 'وقال "المرصد السوري لحقوق الإنسان"'
 
 
 class FakeReader:
-    """Says the sentence holding `word` answers, pointing at `word`; the others do not."""
+    """Says a sentence holding one of `words` answers (with that word's probability, 0.97 by
+    default), pointing at the word; the others do not."""
 
-    def __init__(self, word: str) -> None:
-        self.word = word
+    def __init__(self, *words: str, probability: dict[str, float] | None = None) -> None:
+        self.words = words
+        self.probability = probability or {}
         self.asked: list[ReaderPair] = []
 
     def read(self, pairs: Sequence[ReaderPair]) -> list[Reading]:
@@ -33,10 +35,11 @@ class FakeReader:
         return [self._reading(p.sentence) for p in pairs]
 
     def _reading(self, sentence: str) -> Reading:
-        at = sentence.find(self.word)
-        if at < 0:
-            return Reading(0.05, 0, 4, 0.0)
-        return Reading(0.97, at, at + len(self.word), 9.0)
+        for word in self.words:
+            at = sentence.find(word)
+            if at >= 0:
+                return Reading(self.probability.get(word, 0.97), at, at + len(word), 9.0)
+        return Reading(0.05, 0, 4, 0.0)
 
 
 @pytest.fixture
@@ -61,6 +64,24 @@ def test_the_reader_reranks_and_its_span_is_stated_first(stored: ChromaStore) ->
     assert len(reader.asked) == Settings().reader.depth
     first = next(p for p in reader.asked if p.sentence.startswith(OBSERVATORY))
     assert first.previous.startswith("وقالت مصادر محلية") and first.next.startswith("وأضاف")
+
+
+def test_a_count_gives_each_sources_figure_and_the_best_as_the_short_answer(
+    stored: ChromaStore,
+) -> None:
+    reader = FakeReader("28 مدنياً", "30 شخصاً", probability={"30 شخصاً": 0.8})
+    answer = reading_assistant(stored, reader).ask("كم عدد القتلى المدنيين؟")
+    assert answer.short_answer == "28 مدنياً"
+    lines = answer.text.splitlines()
+    assert lines[1] == "- بحسب المرصد السوري لحقوق الإنسان: «28 مدنياً» [1]"
+    assert "«30 شخصاً» [2]" in lines[2] and "مصادر محلية" in lines[2]
+
+
+def test_other_questions_state_only_the_best_span(stored: ChromaStore) -> None:
+    reader = FakeReader("28 مدنياً", "30 شخصاً", probability={"30 شخصاً": 0.8})
+    answer = reading_assistant(stored, reader).ask("من قتل في الغارة؟")
+    assert answer.short_answer == "28 مدنياً"
+    assert len(answer.citations) == 1
 
 
 def test_when_the_reader_finds_nothing_the_rules_answer(stored: ChromaStore) -> None:

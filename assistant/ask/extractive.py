@@ -46,10 +46,10 @@ CLAIM_POOL = 5  # the best sentences a claim may come from
 
 
 class ExtractiveAnswerer:
-    """Answers by quoting the evidence. Where the reader read the best sentences, the spans it
-    points out with at least `min_has_answer` (best first, one per speaker and part); else
-    the rules: a figure and what it counts for "how many", the actor for "who did", else the
-    best sentence whole."""
+    """Answers by quoting the evidence. Where the reader read the best sentences, the span it
+    points out best with at least `min_has_answer` (the short answer), and for "how many" the
+    figures it points out in other sources' sentences; else the rules: a figure and what it
+    counts for "how many", the actor for "who did", else the best sentence whole."""
 
     def __init__(self, min_has_answer: float = 0.5) -> None:
         self.min_has_answer = min_has_answer
@@ -59,14 +59,34 @@ class ExtractiveAnswerer:
         if not selection.answerable or not ranked:
             return _abstain(question, ranked[:k])
         pool = ranked[:CLAIM_POOL]
-        found = _read_parts(pool, self.min_has_answer) or _claims(question, pool)
-        return _answer(question, found)
+        read = _read_parts(question, pool, self.min_has_answer)
+        if read:
+            return _answer(question, read, short=read[0][1])
+        return _answer(question, _claims(question, pool))
 
 
-def _read_parts(pool: Sequence[SentenceRecord], threshold: float) -> list[Found]:
-    """The reader's spans of the pool's sentences it says answer, best first."""
+def _read_parts(
+    question: Question, pool: Sequence[SentenceRecord], threshold: float
+) -> list[Found]:
+    """The reader's best span among the pool's sentences it says answer; for a count question
+    also the figures it points out in the sentences of other voices (one per speaker or
+    source), so that differing reports are given side by side."""
     read = [(r, without_references(r.answer_span)) for r in pool if r.has_answer >= threshold]
-    return _distinct([(r, part) for r, part in read if part.strip()])[:MAX_CITATIONS]
+    read = [(r, part) for r, part in read if part.strip()]
+    if not read or question.kind != "count":
+        return read[:1]
+    voices = {_voice(read[0][0])}
+    found = [read[0]]
+    for record, part in read[1:]:
+        if figures(part) and _voice(record) not in voices:
+            voices.add(_voice(record))
+            found.append((record, part))
+    return found[:MAX_CITATIONS]
+
+
+def _voice(record: SentenceRecord) -> str:
+    """Who a sentence's claim is attributed to: its speaker, else its source."""
+    return record.speaker or record.source or record.article_id
 
 
 Found = tuple[SentenceRecord, str]  # a sentence and the verbatim part of it to state
@@ -181,14 +201,17 @@ def _distinct(found: Sequence[Found]) -> list[Found]:
     return kept
 
 
-def _answer(question: Question, found: Sequence[Found]) -> Draft:
+def _answer(question: Question, found: Sequence[Found], short: str | None = None) -> Draft:
+    """The answer stating `found`; its short answer is `short`, or else every part that is
+    not a whole sentence."""
     words = PHRASES[_lang(question)]
     claims = tuple(Claim(n, r.id, part, r.speaker) for n, (r, part) in enumerate(found, 1))
     lines = [_line(words, claim, record) for claim, (record, _) in zip(claims, found, strict=True)]
     if len(claims) > 1:
         header = words["differ"] if question.kind == "count" else words["several"]
         lines = [header, *(f"- {line}" for line in lines)]
-    short = "; ".join(part for record, part in found if part != record.sentence)
+    if short is None:
+        short = "; ".join(part for record, part in found if part != record.sentence)
     return Draft("\n".join(lines), claims, answered=True, short_answer=short)
 
 
