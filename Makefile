@@ -28,6 +28,10 @@ $(VENV)/.eval: $(VENV)/.base
 	$(PIP) -e '.[eval]'
 	touch $@
 
+$(VENV)/.train: $(VENV)/.base
+	$(PIP) -e '.[train]'
+	touch $@
+
 $(VENV)/.test: $(VENV)/.base
 	$(PIP) -e '.[test]'
 	touch $@
@@ -68,3 +72,11 @@ clean:
 .PHONY: train-reader
 train-reader: $(VENV)/.base
 	$(BIN)/python -m training.train_reader --data $(DATA)/qa-train --out reader-out $(TRAIN_ARGS)
+
+# Fit the abstention weights (NEWS_ASSISTANT_ABSTENTION__*) on $(DATA)/qa-train only: a store of
+# half the training paragraphs, questions about them (answer) and about the others (refuse);
+# about 10 minutes on 2 cores, then abstention-out/fit.json. XQuAD-R only measures the result
+# (scripts/calibrate_abstention.py, part of `make bench`).
+.PHONY: fit-abstention
+fit-abstention: $(VENV)/.train
+	$(BIN)/python -m training.abstention --data $(DATA)/qa-train --work abstention-out

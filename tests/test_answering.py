@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLE_ARTICLE
+from conftest import SAMPLE_ARTICLE, AlwaysAnswers
 
 from assistant.api import Assistant, with_location
 from assistant.frontends.cli import main
@@ -62,10 +62,22 @@ def test_civilian_toll_gives_each_source_its_figure(
         assert article[c.start : c.end] == c.sentence
 
 
+@pytest.fixture(scope="module")
+def answering(sample_assistant: Assistant) -> Assistant:
+    """The sample assistant's store and embedder, with an always-answering selector."""
+    selector = AlwaysAnswers(sample_assistant.pipeline().selector)
+    return Assistant(
+        sample_assistant.settings,
+        store=sample_assistant.store,
+        embedder=sample_assistant.embedder,
+        selector=selector,
+    )
+
+
 @pytest.mark.model
 @pytest.mark.parametrize("question", ["Who carried out the air strike?", "من نفذ الغارة؟"])
-def test_who_names_the_actor_with_its_hedge(sample_assistant: Assistant, question: str) -> None:
-    answer = sample_assistant.ask(question)
+def test_who_names_the_actor_with_its_hedge(answering: Assistant, question: str) -> None:
+    answer = answering.ask(question)
     assert answer.answered and answer.kind == "who"
     assert_claims_are_in_their_sentences(answer)
     assert "التحالف" in answer.short_answer
@@ -86,9 +98,9 @@ def test_a_fully_vowelled_question_is_answered_like_the_bare_one(
 
 
 @pytest.mark.model
-def test_follow_up_uses_the_conversation(sample_assistant: Assistant) -> None:
-    first = sample_assistant.chat([{"role": "user", "content": "How many civilians died?"}])
-    follow = sample_assistant.chat(
+def test_follow_up_uses_the_conversation(answering: Assistant) -> None:
+    first = answering.chat([{"role": "user", "content": "How many civilians died?"}])
+    follow = answering.chat(
         [
             {"role": "user", "content": "How many civilians died?"},
             {"role": "assistant", "content": first.text},

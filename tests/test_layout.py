@@ -16,7 +16,7 @@ RANK = {
     "assistant": 2,
     "assistant.frontends": 3,
     "evaluation": 3,
-    "training": 2,
+    "training": 3,
 }
 
 PACKAGES = ("core", "ingest", "assistant", "evaluation", "training")

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_ARTICLE
+from conftest import SAMPLE_ARTICLE, AlwaysAnswers
 
 from assistant import Assistant, HashingEmbedder, Settings
+from assistant.ask.pipeline import default_selector
 from assistant.ask.read import ReadingReranker, build_reader
 from assistant.ask.rerank import FusionReranker
 from core.chroma import ChromaStore
@@ -49,9 +50,13 @@ def stored(store: ChromaStore) -> ChromaStore:
 
 
 def reading_assistant(store: ChromaStore, reader: FakeReader) -> Assistant:
+    """The reader over the hashing embedder, whose similarities the abstention model was not
+    fitted for: the selector always answers (what is said is the subject here)."""
     settings = Settings()
+    embedder = HashingEmbedder()
     reranker = ReadingReranker(FusionReranker(settings.retrieval), reader, store, settings.reader)
-    return Assistant(settings, store=store, embedder=HashingEmbedder(), reranker=reranker)
+    selector = AlwaysAnswers(default_selector(settings, embedder))
+    return Assistant(settings, store=store, embedder=embedder, reranker=reranker, selector=selector)
 
 
 def test_the_reader_reranks_and_its_span_is_stated_first(stored: ChromaStore) -> None:

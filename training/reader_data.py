@@ -4,8 +4,8 @@ with its span) and hard negatives (other sentences of the same paragraph, now an
 another paragraph, sentences of SQuAD 2.0's unanswerable questions).
 
 Only the folders in `DATASETS` are ever opened. Left out on purpose: ar-kaiflematha and
-ar-qrcd-train (non-commercial licences), ar-mlqa-dev (a dev split), and every evaluation split
-(XQuAD, XQuAD-R, TyDi dev, ARCD test). Questions listed in `eval_overlap.tsv` are dropped.
+ar-qrcd-train (non-commercial licences), ar-mlqa-dev (a dev split), and every evaluation set
+(none lives under qa-train). Questions listed in `eval_overlap.tsv` are dropped.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class Paragraph:
     context: str
     sentences: tuple[Sentence, ...]
     questions: tuple[Question, ...]
+    title: str = ""  # the title of the article (Wikipedia page) it comes from
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ def load_overlap_ids(path: Path) -> set[str]:
 def _file_paragraphs(file: Path, name: str, stats: SetStats, drop: set[str]) -> Iterable[Paragraph]:
     data = json.loads(file.read_text(encoding="utf-8"))
     for article in data["data"]:
+        title = str(article.get("title") or "")
         for raw in article["paragraphs"]:
             context = raw["context"]
             questions = [q for q in (_question(context, r, stats, drop) for r in raw["qas"]) if q]
@@ -142,7 +144,7 @@ def _file_paragraphs(file: Path, name: str, stats: SetStats, drop: set[str]) -> 
                 stats.across_sentences += sum(
                     1 for q in questions if q.span and _holding(sentences, q.span) is None
                 )
-                yield Paragraph(name, stats.language, context, sentences, tuple(questions))
+                yield Paragraph(name, stats.language, context, sentences, tuple(questions), title)
 
 
 def _question(

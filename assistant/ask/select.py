@@ -1,15 +1,15 @@
 """Evidence selection: whether the ranked evidence is strong enough to answer. Today's
-selector is a logistic model over four signals of the ranked sentences, fitted on XQuAD-R by
-scripts/calibrate_abstention.py (questions about stored articles must be answered, questions
-about other articles must not); its weights live in settings (`abstention`).
+selector is a logistic model over five signals of the ranked sentences, fitted on training data
+only (qa-train: questions about stored paragraphs must be answered, questions about others must
+not; training/abstention.py); its weights live in settings (`abstention`).
 
 Signals: the best sentence's cosine similarity to the question; its margin over the question's
-median similarity to a fixed set of neutral sentences on other topics (data/background.txt:
-a real match stands out from that, a question about something else does not); the share of
-the question's content words found in the top sentences; and whether the best sentence is in
-another language than the question (cross-lingual similarities run lower), with its
-interactions. The weights are for one embedder (`abstention.fitted_for`); another one needs a
-refit, and a warning says so.
+median similarity to neutral sentences on other topics in the best sentence's language
+(data/background.txt: a real match stands out from that, a question about something else does
+not); the share of the question's content words found in the top sentences; the number of
+those words; and whether the best sentence is in another language than the question
+(cross-lingual similarities run lower). The weights are for one embedder
+(`abstention.fitted_for`); another one needs a refit, and a warning says so.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib.resources import files
 from typing import ClassVar, Protocol
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from assistant.ask.question import Question
 from core.embedder import Embedder
+from core.language import detect_language
 from core.lexicon import expand_en, stem_match
 from core.settings import AbstentionSettings
 from core.spans import tokens
@@ -53,26 +55,35 @@ class EvidenceSelector(Protocol):
 
 
 class Background:
-    """How similar unrelated sentences look to a question, for this embedder. The background
-    is embedded once per model (name and dimension, as a store knows its embedder) and
-    process, however many stores are opened."""
+    """How similar unrelated sentences of one language look to a question, for this embedder.
+    The background is embedded once per model (name and dimension, as a store knows its
+    embedder) and process, however many stores are opened."""
 
     _vectors: ClassVar[dict[tuple[str, int], np.ndarray]] = {}
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
 
-    def similarity(self, vector: np.ndarray) -> float:
-        """Median cosine similarity of `vector` (a normalised question) to the background."""
+    def similarity(self, vector: np.ndarray, language: str) -> float:
+        """Median cosine similarity of `vector` (a normalised question) to the background
+        sentences in `language` (to all of them for a language the background lacks)."""
         key = (self.embedder.name, self.embedder.dim)
         if key not in self._vectors:
             self._vectors[key] = self.embedder.embed_passages(background_sentences())
-        return float(np.median(self._vectors[key] @ vector))
+        languages = background_languages()
+        rows = [i for i, lang in enumerate(languages) if lang == language]
+        vectors = self._vectors[key][rows] if rows else self._vectors[key]
+        return float(np.median(vectors @ vector))
 
 
 def background_sentences() -> list[str]:
     text = files("assistant").joinpath("data/background.txt").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+@cache
+def background_languages() -> tuple[str, ...]:
+    return tuple(detect_language(sentence) for sentence in background_sentences())
 
 
 @dataclass(frozen=True)
@@ -95,9 +106,10 @@ class Calibration:
 
 
 class EvidenceModel:
-    """Logistic weights over (dense, margin, coverage, cross, cross*dense, cross*margin,
-    words): `words` is the number of the question's content words (at most 10), since short
-    questions match their sentences with lower similarity than long ones."""
+    """Logistic weights over (dense, margin, coverage, words, cross): `words` is the number of
+    the question's content words (at most 10), since short questions match their sentences
+    with lower similarity than long ones; `cross` is 1 when the best sentence is in another
+    language than the question (cross-lingual similarities run lower)."""
 
     def __init__(
         self, settings: AbstentionSettings, background: Background, min_confidence: float
@@ -126,18 +138,24 @@ class EvidenceModel:
         self, question: Question, vector: np.ndarray, ranked: Sequence[SentenceRecord]
     ) -> Features:
         """The model's inputs for candidates ranked best first (none when there are none)."""
-        background = self.background.similarity(vector)
-        return signals(question, ranked[: self.settings.pool], background) if ranked else ()
+        if not ranked:
+            return ()
+        pool = ranked[: self.settings.pool]
+        best = max(pool, key=lambda c: c.dense)
+        background = self.background.similarity(vector, best.language)
+        return signals(question, best, pool, background)
 
 
-def signals(question: Question, ranked: Sequence[SentenceRecord], background: float) -> Features:
-    """The model's inputs: the best of `ranked` by similarity, the top three for coverage."""
-    best = max(ranked, key=lambda c: c.dense)
-    dense, margin = best.dense, best.dense - background
-    cross = 0.0 if best.language == question.language else 1.0
+def signals(
+    question: Question,
+    best: SentenceRecord,
+    ranked: Sequence[SentenceRecord],
+    background: float,
+) -> Features:
+    """The model's inputs: the `best` sentence by similarity, the top three for coverage."""
     words = float(min(10, len(question.search_terms)))
-    cover = coverage(question, ranked[:3])
-    return dense, margin, cover, cross, cross * dense, cross * margin, words
+    cross = 0.0 if best.language == question.language else 1.0
+    return best.dense, best.dense - background, coverage(question, ranked[:3]), words, cross
 
 
 def coverage(question: Question, top: Sequence[SentenceRecord]) -> float:

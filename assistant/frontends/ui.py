@@ -310,7 +310,7 @@ def _ask_tab(calls: Callbacks, k_default: int) -> gr.Dropdown:
                 label="Chat", elem_id="na-chat", height=560, latex_delimiters=[], buttons=[]
             )
             question = gr.Textbox(
-                placeholder="Ask a question, e.g. من نفذ الغارة؟ or How many civilians died?",
+                placeholder="Ask a question, e.g. كم عدد القتلى؟ or How many civilians died?",
                 show_label=False,
                 elem_id="na-question",
                 submit_btn=True,

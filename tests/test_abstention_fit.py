@@ -1,0 +1,150 @@
+"""The abstention fit on training data (training/abstention.py) and the per-language background
+the evidence model measures its margin against."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant.ask.select import (
+    Background,
+    Calibration,
+    background_languages,
+    background_sentences,
+)
+from core.embedder import HashingEmbedder
+from training.abstention import CROSS, Sample, collect, fit, rates, stored_half
+from training.reader_data import load_corpus
+
+# data set folder -> (title, context, [(question id, question, answer or None)])
+ARTICLES: dict[str, list[tuple[str, str, list[tuple[str, str, str | None]]]]] = {
+    "en-tydiqa-goldp-train": [
+        (
+            f"Town {n}",
+            f"The town of Town{n} lies on the river Rhone. It was founded in {1100 + n}. "
+            f"About {n * 1000} people live there today.",
+            [(f"en-{n}", f"When was Town{n} founded?", str(1100 + n))],
+        )
+        for n in range(1, 9)
+    ],
+    "ar-arcd-train": [
+        (
+            f"مدينة {n}",
+            f"تقع مدينة رقم {n} على نهر النيل. تأسست المدينة عام {900 + n} ميلادية.",
+            [(f"ar-{n}", f"متى تأسست المدينة رقم {n}؟", f"{900 + n} ميلادية")],
+        )
+        for n in range(1, 9)
+    ],
+    "en-squad2-train-first10": [
+        (
+            f"Tower {n}",
+            f"The tower number {n} was built in {1800 + n}. It is {100 + n} metres tall.",
+            [
+                (f"sq-{n}", f"How tall is tower number {n}?", f"{100 + n} metres"),
+                (f"sq-no-{n}", f"Who painted tower number {n}?", None),
+            ],
+        )
+        for n in range(1, 9)
+    ],
+}
+
+
+def squad_json(articles: list[tuple[str, str, list[tuple[str, str, str | None]]]]) -> Any:
+    data = []
+    for title, context, questions in articles:
+        qas = [
+            {
+                "id": qid,
+                "question": question,
+                "answers": [{"text": answer, "answer_start": context.index(answer)}]
+                if answer
+                else [],
+                "is_impossible": not answer,
+            }
+            for qid, question, answer in questions
+        ]
+        data.append({"title": title, "paragraphs": [{"context": context, "qas": qas}]})
+    return {"version": "test", "data": data}
+
+
+@pytest.fixture
+def qa_train(tmp_path: Path) -> Path:
+    root = tmp_path / "qa-train"
+    for name, articles in ARTICLES.items():
+        (root / name).mkdir(parents=True)
+        text = json.dumps(squad_json(articles), ensure_ascii=False)
+        (root / name / "data.json").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_the_stored_half_is_split_by_title(qa_train: Path) -> None:
+    paragraphs = load_corpus(qa_train).paragraphs
+    assert {p.title for p in paragraphs} >= {"Town 1", "مدينة 1", "Tower 1"}
+    halves = [stored_half(p) for p in paragraphs]
+    assert 0 < sum(halves) < len(halves)
+    again = [stored_half(p) for p in load_corpus(qa_train).paragraphs]
+    assert halves == again
+
+
+def test_the_fit_separates_answerable_from_unrelated() -> None:
+    rng = np.random.default_rng(0)
+    inside = [(0.86 + rng.normal(0, 0.02), 0.1, 0.8, 5.0, 0.0) for _ in range(60)]
+    outside = [(0.78 + rng.normal(0, 0.02), 0.02, 0.2, 5.0, 0.0) for _ in range(60)]
+    weights, bias = fit({"en": Sample(inside, outside)})
+    model = Calibration(tuple(weights), bias, 0.5)
+    answered, refused = rates(model, Sample(inside, outside))
+    assert answered > 0.9 and refused > 0.9
+    assert weights[0] > 0 and weights[2] > 0  # more similar, more covered: more confident
+    assert weights[4] == 0.0  # no cross-lingual rows: no cross weight
+
+
+def test_cross_lingual_unrelated_evidence_gets_the_monolingual_false_answer_rate() -> None:
+    rng = np.random.default_rng(1)
+
+    def rows(dense: float, cover: float, cross: float) -> list[tuple[float, ...]]:
+        noise = rng.normal(0, 0.03, size=(200, 2))
+        return [(dense + a, dense + a - 0.75, cover + b, 5.0, cross) for a, b in noise]
+
+    inside, outside, cross = rows(0.86, 0.5, 0.0), rows(0.82, 0.45, 0.0), rows(0.77, 0.0, 1.0)
+    weights, bias = fit({"en": Sample(inside, outside), CROSS: Sample([], cross)})
+    model = Calibration(tuple(weights), bias, 0.5)
+    false_rate = 1 - rates(model, Sample([], outside))[1]
+    assert 0.02 < false_rate < 0.3
+    cross_false_rate = 1 - rates(model, Sample([], cross))[1]
+    assert cross_false_rate == pytest.approx(false_rate, abs=0.02)
+    assert weights[4] > 0  # lower cross-lingual similarities are lifted to the same rate
+
+
+def test_the_margin_is_taken_against_the_best_sentences_language() -> None:
+    embedder = HashingEmbedder(dim=64)
+    languages = background_languages()
+    assert languages.count("ar") >= 10 and languages.count("en") >= 10
+    vector = embedder.embed_queries(["كم عدد القتلى في الغارة؟"])[0]
+    sentences = background_sentences()
+    assert len(sentences) == len(languages)
+    vectors = embedder.embed_passages(sentences)
+    background = Background(embedder)
+    for language in ("ar", "en"):
+        rows = [i for i, lang in enumerate(languages) if lang == language]
+        expected = float(np.median(vectors[rows] @ vector))
+        assert background.similarity(vector, language) == pytest.approx(expected)
+    assert background.similarity(vector, "fr") == pytest.approx(float(np.median(vectors @ vector)))
+
+
+def test_collect_asks_the_product_about_stored_and_other_paragraphs(
+    qa_train: Path, tmp_path: Path
+) -> None:
+    args = argparse.Namespace(data=qa_train, paragraphs=10, per_side=10, seed=1)
+    samples = collect(args, tmp_path / "work", HashingEmbedder(dim=64))
+    assert set(samples) == {*ARTICLES, CROSS}
+    for name in ARTICLES:
+        assert samples[name].inside and samples[name].outside, name
+    assert not samples[CROSS].inside and samples[CROSS].outside
+    rows = [r for s in samples.values() for r in s.inside + s.outside]
+    assert all(len(row) == 5 for row in rows)
+    assert all(row[4] == 1.0 for row in samples[CROSS].outside)  # asked of the other language
