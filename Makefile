@@ -75,8 +75,10 @@ train-reader: $(VENV)/.base
 
 # Fit the abstention weights (NEWS_ASSISTANT_ABSTENTION__*) on $(DATA)/qa-train only: a store of
 # half the training paragraphs, questions about them (answer) and about the others (refuse);
-# about 10 minutes on 2 cores, then abstention-out/fit.json. XQuAD-R only measures the result
-# (scripts/calibrate_abstention.py, part of `make bench`).
+# then the weights used with the reader (__READER_*), on the paragraphs it was not trained on.
+# About 20 minutes on 2 cores: abstention-out/fit.json, abstention-out-reader/fit.json. XQuAD-R
+# only measures the result (scripts/calibrate_abstention.py, part of `make bench`).
 .PHONY: fit-abstention
 fit-abstention: $(VENV)/.train
 	$(BIN)/python -m training.abstention --data $(DATA)/qa-train --work abstention-out
+	$(BIN)/python -m training.abstention --data $(DATA)/qa-train --work abstention-out-reader --reader

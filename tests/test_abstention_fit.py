@@ -11,13 +11,17 @@ from typing import Any
 import numpy as np
 import pytest
 
+from assistant.ask.question import read_question
 from assistant.ask.select import (
     Background,
     Calibration,
+    EvidenceModel,
     background_languages,
     background_sentences,
 )
 from core.embedder import HashingEmbedder
+from core.settings import AbstentionSettings
+from core.types import SentenceRecord
 from training.abstention import CROSS, Sample, collect, fit, rates, stored_half
 from training.reader_data import load_corpus
 
@@ -139,7 +143,7 @@ def test_the_margin_is_taken_against_the_best_sentences_language() -> None:
 def test_collect_asks_the_product_about_stored_and_other_paragraphs(
     qa_train: Path, tmp_path: Path
 ) -> None:
-    args = argparse.Namespace(data=qa_train, paragraphs=10, per_side=10, seed=1)
+    args = argparse.Namespace(data=qa_train, paragraphs=10, per_side=10, seed=1, reader=False)
     samples = collect(args, tmp_path / "work", HashingEmbedder(dim=64))
     assert set(samples) == {*ARTICLES, CROSS}
     for name in ARTICLES:
@@ -148,3 +152,27 @@ def test_collect_asks_the_product_about_stored_and_other_paragraphs(
     rows = [r for s in samples.values() for r in s.inside + s.outside]
     assert all(len(row) == 5 for row in rows)
     assert all(row[4] == 1.0 for row in samples[CROSS].outside)  # asked of the other language
+
+
+def test_the_readers_weights_decide_when_the_reader_read() -> None:
+    embedder = HashingEmbedder(dim=64)
+    settings = AbstentionSettings(
+        weights=(0.0, 0.0, 0.0, 0.0, 0.0),
+        bias=-5.0,  # never answers
+        reader_weights=(0.0, 0.0, 0.0, 0.0, 20.0, 0.0),
+        reader_bias=-10.0,  # answers when the reader's probability is over 0.5
+        fitted_for=embedder.name,
+    )
+    model = EvidenceModel(settings, Background(embedder), min_confidence=0.5)
+    question = read_question("How many people were killed?")
+    vector = embedder.embed_queries([question.search_text])[0]
+    record = SentenceRecord(
+        "a:h:s0", "a", "T", "S", "", "2015-01-01", "en", 0, 0, 20, "Ten people were killed."
+    )
+    unread = model.select(question, vector, [record])
+    assert not unread.answerable and unread.confidence < 0.01
+    sure = model.select(question, vector, [record.scored(has_answer=0.9)])
+    assert sure.answerable and sure.confidence > 0.99
+    unsure = model.select(question, vector, [record.scored(has_answer=0.2)])
+    assert not unsure.answerable
+    assert len(model.features(question, vector, [record.scored(has_answer=0.9)])) == 5

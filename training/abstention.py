@@ -23,8 +23,9 @@ import argparse
 import hashlib
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,9 @@ from assistant import (
     read_question,
     with_location,
 )
+from assistant.ask.read import bundled_weights
 from core.embedder import Embedder
-from training.reader_data import Paragraph, load_corpus
+from training.reader_data import Paragraph, load_corpus, split_dev
 
 Row = tuple[float, ...]
 CROSS = "cross-lingual, unrelated"
@@ -76,24 +78,32 @@ def answerable(paragraphs: Sequence[Paragraph], n: int, rng: random.Random) -> l
 
 
 def build_store(
-    root: Path, paragraphs: Sequence[Paragraph], embedder: Embedder | None = None
+    root: Path,
+    paragraphs: Sequence[Paragraph],
+    embedder: Embedder | None = None,
+    settings: Settings | None = None,
 ) -> Assistant:
     root.mkdir(parents=True, exist_ok=True)
     path = root / "articles.jsonl"
     with path.open("w", encoding="utf-8") as out:
         for i, paragraph in enumerate(paragraphs):
             out.write(json.dumps(article(paragraph, i), ensure_ascii=False) + "\n")
-    assistant = Assistant(with_location(Settings(), str(root / "store")), embedder=embedder)
+    located = with_location(settings or Settings(), str(root / "store"))
+    assistant = Assistant(located, embedder=embedder)
     summary = assistant.ingest([path])
     print(f"store: {summary.articles} articles, {summary.sentences} sentences", flush=True)
     return assistant
 
 
 def features(
-    assistant: Assistant, questions: Sequence[str], filters: Filters | None = None
+    assistant: Assistant,
+    questions: Sequence[str],
+    filters: Filters | None = None,
+    *,
+    reading: bool = False,
 ) -> list[Row]:
     """The evidence model's inputs for each question (limited by `filters`), from the
-    product's own pipeline."""
+    product's own pipeline; with the reader's has-answer probability when `reading`."""
     pipeline = assistant.pipeline()
     model = pipeline.selector
     if not isinstance(model, EvidenceModel):
@@ -101,8 +111,8 @@ def features(
     rows = []
     for question in map(read_question, questions):
         vector = pipeline.embed(question)
-        ranked = pipeline.rank(question, filters, vector=vector)
-        rows.append(model.features(question, vector, ranked))
+        found = model.signals(question, vector, pipeline.rank(question, filters, vector=vector))
+        rows.append(found.values(reading) if found else ())
     return rows
 
 
@@ -161,31 +171,43 @@ def held_out(samples: dict[str, Sample], min_confidence: float) -> dict[str, tup
 def collect(
     args: argparse.Namespace, root: Path, embedder: Embedder | None = None
 ) -> dict[str, Sample]:
-    """Every setting's rows: one setting per data set."""
-    corpus = load_corpus(args.data)
+    """Every setting's rows: one setting per data set. With `args.reader`, the reader reads
+    the evidence, and only the paragraphs it was not trained on (its held-out slice) are used."""
+    paragraphs = load_corpus(args.data).paragraphs
+    settings = Settings()
+    if args.reader:
+        paragraphs = split_dev(paragraphs, reader_dev_percent())[1]
+        settings = Settings.model_validate({"reader": {"enabled": True}})
     rng = random.Random(args.seed)
     stored: list[Paragraph] = []
     per_set: dict[str, tuple[list[Paragraph], list[Paragraph]]] = {}
-    for name in sorted({p.dataset for p in corpus.paragraphs}):
-        mine = [p for p in corpus.paragraphs if p.dataset == name]
+    for name in sorted({p.dataset for p in paragraphs}):
+        mine = [p for p in paragraphs if p.dataset == name]
         inside = [p for p in mine if stored_half(p)]
         inside = rng.sample(inside, min(args.paragraphs, len(inside)))
         per_set[name] = (inside, [p for p in mine if not stored_half(p)])
         stored.extend(inside)
-    assistant = build_store(root, stored, embedder)
+    assistant = build_store(root, stored, embedder, settings)
+    ask = partial(features, assistant, reading=args.reader)
     samples = {
         name: Sample(
-            features(assistant, answerable(inside, args.per_side, rng)),
-            features(assistant, answerable(outside, args.per_side, rng)),
+            ask(answerable(inside, args.per_side, rng)),
+            ask(answerable(outside, args.per_side, rng)),
         )
         for name, (inside, outside) in per_set.items()
     }
-    samples[CROSS] = Sample([], cross_unrelated(assistant, per_set, args.per_side, rng))
+    samples[CROSS] = Sample([], cross_unrelated(ask, per_set, args.per_side, rng))
     return samples
 
 
+def reader_dev_percent() -> float:
+    """The share of paragraphs the bundled reader held out of its training (its manifest)."""
+    manifest = json.loads((bundled_weights().parent / "manifest.json").read_text())
+    return float(manifest["data"]["dev_percent"])
+
+
 def cross_unrelated(
-    assistant: Assistant,
+    ask: Callable[[list[str], Filters], list[Row]],
     per_set: dict[str, tuple[list[Paragraph], list[Paragraph]]],
     n: int,
     rng: random.Random,
@@ -197,7 +219,7 @@ def cross_unrelated(
     rows = []
     for asked, other in pairs:
         questions = answerable(per_set[asked][1], max(1, n // len(pairs)), rng)
-        rows += features(assistant, questions, Filters(source=other))
+        rows += ask(questions, Filters(source=other))
     return rows
 
 
@@ -229,12 +251,19 @@ def main() -> None:
     parser.add_argument("--paragraphs", type=int, default=150, help="stored per data set")
     parser.add_argument("--per-side", type=int, default=150, help="questions per data set and side")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--reader",
+        action="store_true",
+        help="fit `reader_weights` (the reader reads; only its held-out paragraphs are used)",
+    )
     args = parser.parse_args()
     samples = collect(args, args.work)
     rows = {name: [s.inside, s.outside] for name, s in samples.items()}
     (args.work / "features.json").write_text(json.dumps(rows))
     fitted = report(samples, Settings())
-    (args.work / "fit.json").write_text(json.dumps(fitted, indent=2))
+    if args.reader:
+        print("(these are NEWS_ASSISTANT_ABSTENTION__READER_WEIGHTS and __READER_BIAS)")
+    (args.work / "fit.json").write_text(json.dumps({**fitted, "reader": args.reader}, indent=2))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ median similarity to neutral sentences on other topics in the best sentence's la
 (data/background.txt: a real match stands out from that, a question about something else does
 not); the share of the question's content words found in the top sentences; the number of
 those words; and whether the best sentence is in another language than the question
-(cross-lingual similarities run lower). The weights are for one embedder
+(cross-lingual similarities run lower). When the trained reader read the best sentences, its
+best has-answer probability is a signal too, with weights of its own (`reader_weights`). The
+weights are for one embedder
 (`abstention.fitted_for`); another one needs a refit, and a warning says so.
 """
 
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import ClassVar, Protocol
+from typing import ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -105,11 +107,30 @@ class Calibration:
         return self.confidence(features) >= self.min_confidence
 
 
+class Signals(NamedTuple):
+    """What the evidence model decides on: the best sentence's similarity, its margin over the
+    background, the coverage of the question's words, their number (at most 10), whether the
+    best sentence is in another language, and the reader's best has-answer probability (-1
+    when the reader read none)."""
+
+    dense: float
+    margin: float
+    coverage: float
+    words: float
+    cross: float
+    read: float = -1.0
+
+    def values(self, reading: bool) -> Features:
+        """The model's inputs, with the reader's probability (before `cross`) when `reading`."""
+        base = (self.dense, self.margin, self.coverage, self.words)
+        return (*base, self.read, self.cross) if reading else (*base, self.cross)
+
+
 class EvidenceModel:
-    """Logistic weights over (dense, margin, coverage, words, cross): `words` is the number of
-    the question's content words (at most 10), since short questions match their sentences
-    with lower similarity than long ones; `cross` is 1 when the best sentence is in another
-    language than the question (cross-lingual similarities run lower)."""
+    """Logistic weights over (dense, margin, coverage, words, cross): `words` matters since
+    short questions match their sentences with lower similarity than long ones; `cross`
+    since cross-lingual similarities run lower. With `reader_weights`, questions whose best
+    sentences the reader read are decided on its has-answer probability too."""
 
     def __init__(
         self, settings: AbstentionSettings, background: Background, min_confidence: float
@@ -117,11 +138,16 @@ class EvidenceModel:
         self.settings = settings
         self.background = background
         self.calibration = Calibration(settings.weights, settings.bias, min_confidence)
+        self.reading = (
+            Calibration(settings.reader_weights, settings.reader_bias, min_confidence)
+            if settings.reader_weights
+            else None
+        )
         name = background.embedder.name
         if name != settings.fitted_for:
             log.warning(
                 "the abstention weights were fitted for the embedder %s, not %s: answers may "
-                "be refused or given wrongly; refit them with scripts/calibrate_abstention.py "
+                "be refused or given wrongly; refit them with `make fit-abstention` "
                 "and set NEWS_ASSISTANT_ABSTENTION__WEIGHTS, __BIAS and __FITTED_FOR",
                 settings.fitted_for,
                 name,
@@ -130,32 +156,39 @@ class EvidenceModel:
     def select(
         self, question: Question, vector: np.ndarray, ranked: Sequence[SentenceRecord]
     ) -> Selection:
-        features = self.features(question, vector, ranked)
-        confidence = self.calibration.confidence(features)
-        return Selection(list(ranked), confidence, self.calibration.answers(features))
+        found = self.signals(question, vector, ranked)
+        if found is None:
+            return Selection(list(ranked), 0.0, False)
+        reading = self.reading is not None and found.read >= 0
+        model = self.reading if reading and self.reading else self.calibration
+        features = found.values(reading)
+        return Selection(list(ranked), model.confidence(features), model.answers(features))
 
     def features(
         self, question: Question, vector: np.ndarray, ranked: Sequence[SentenceRecord]
     ) -> Features:
-        """The model's inputs for candidates ranked best first (none when there are none)."""
+        """The base model's inputs for candidates ranked best first (none when there are none)."""
+        found = self.signals(question, vector, ranked)
+        return found.values(reading=False) if found else ()
+
+    def signals(
+        self, question: Question, vector: np.ndarray, ranked: Sequence[SentenceRecord]
+    ) -> Signals | None:
+        """The signals of candidates ranked best first: the best of the top `pool` by
+        similarity, the top three for coverage (None when there are no candidates)."""
         if not ranked:
-            return ()
+            return None
         pool = ranked[: self.settings.pool]
         best = max(pool, key=lambda c: c.dense)
         background = self.background.similarity(vector, best.language)
-        return signals(question, best, pool, background)
-
-
-def signals(
-    question: Question,
-    best: SentenceRecord,
-    ranked: Sequence[SentenceRecord],
-    background: float,
-) -> Features:
-    """The model's inputs: the `best` sentence by similarity, the top three for coverage."""
-    words = float(min(10, len(question.search_terms)))
-    cross = 0.0 if best.language == question.language else 1.0
-    return best.dense, best.dense - background, coverage(question, ranked[:3]), words, cross
+        return Signals(
+            dense=best.dense,
+            margin=best.dense - background,
+            coverage=coverage(question, pool[:3]),
+            words=float(min(10, len(question.search_terms))),
+            cross=0.0 if best.language == question.language else 1.0,
+            read=max(r.has_answer for r in pool),
+        )
 
 
 def coverage(question: Question, top: Sequence[SentenceRecord]) -> float:
