@@ -28,7 +28,8 @@ def make_article(
 
     The id is the explicit one, else a hash of the url, else of `identity` (a loader passes the
     file path for one-article files, so an edited file keeps its id), else of the text.
-    Raises LoadError for text that is not valid Unicode (an unpaired surrogate, as a JSON
+    Raises LoadError for a field that is not a string (never coerced), and for text that is
+    not valid Unicode (an unpaired surrogate, as a JSON
     escape such as "\\ud800" gives), which could be neither hashed nor stored.
     """
     given = dict(text=text, title=title, id=article_id, url=url, source=source, date=date)
@@ -56,6 +57,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _check_unicode(fields: dict[str, str]) -> None:
     for name, value in fields.items():
+        if not isinstance(value, str):
+            kind = type(value).__name__
+            raise LoadError(f"the {name} is {kind} ({value!r}), expected a string")
         found = _SURROGATE.search(value)
         if found:
             raise LoadError(

@@ -442,7 +442,7 @@ def _article_list(data: Any) -> list[Any] | None:
     if isinstance(data, dict):
         keys = {str(k).lower(): v for k, v in data.items()}
         wrapped = keys.get("articles")
-        if isinstance(wrapped, list) and not _pick(keys, _TEXT_KEYS):
+        if isinstance(wrapped, list) and not any(keys.get(k) for k in _TEXT_KEYS):
             return wrapped
     return None
 
@@ -515,16 +515,16 @@ def _missing_text(fields: dict[str, Any]) -> str:
 
 
 def _pick(fields: dict[str, Any], keys: tuple[str, ...], sep: str = ", ") -> str:
-    """The first of `keys` with a non-empty value, as a stripped string."""
-    for key in keys:
-        value = _as_text(fields.get(key), sep)
-        if value:
-            return value
-    return ""
+    """The first of `keys` with a non-empty value, as a stripped string; LoadError naming the
+    field when any of them holds something that is not text (a number, true/false): that is
+    never coerced."""
+    values = [_as_text(fields.get(key), sep, key, numbers=key == "id") for key in keys]
+    return next((value for value in values if value), "")
 
 
-def _as_text(value: Any, sep: str, depth: int = 0) -> str:
-    """A field's value as text: lists joined by `sep`, {"name": ...} objects by their name."""
+def _as_text(value: Any, sep: str, key: str, *, numbers: bool = False, depth: int = 0) -> str:
+    """A field's value as text: lists joined by `sep`, {"name": ...} objects by their name;
+    an integer only where `numbers` (ids)."""
     if value is None:
         return ""
     if depth > MAX_FIELD_DEPTH:
@@ -532,9 +532,26 @@ def _as_text(value: Any, sep: str, depth: int = 0) -> str:
             f"a field is nested more than {MAX_FIELD_DEPTH} lists deep; give the text as a "
             "string or a flat list of strings"
         )
+    if isinstance(value, str):
+        return value.strip()
     if isinstance(value, list):
-        parts = (_as_text(v, sep, depth + 1) for v in value)
+        parts = (_as_text(v, sep, key, numbers=numbers, depth=depth + 1) for v in value)
         return sep.join(part for part in parts if part)
-    if isinstance(value, dict):  # {"name": "Jane Doe"} in author lists
-        return _as_text(value.get("name"), sep, depth + 1)
-    return str(value).strip()
+    if isinstance(value, dict) and "name" in value:  # {"name": "Jane Doe"} in author lists
+        return _as_text(value["name"], sep, key, numbers=numbers, depth=depth + 1)
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise LoadError(
+        f"the {key} field is {_json_kind(value)}, expected text (a string or a list of strings)"
+    )
+
+
+def _json_kind(value: Any) -> str:
+    """How a JSON value that is not text reads in a message: 'a number (12)', 'true'."""
+    if isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return f"a number ({json.dumps(value)})"
+    if isinstance(value, dict):
+        return "an object without a name"
+    return type(value).__name__

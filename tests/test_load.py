@@ -11,7 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import LoadError
 from core.types import Article, sha256_hex
+from ingest.articles import make_article
 from ingest.decode import decode_bytes
 from ingest.load import LoadFailure, LoadResult, load_file, load_paths, split_title
 
@@ -223,6 +225,41 @@ def test_jsonl_bad_line_fails_alone() -> None:
 def test_json_language_field_becomes_a_two_letter_code(tmp_path: Path) -> None:
     line = json.dumps({"content": "Short text.", "Language": "ar-SA"})
     assert only_article(load(write(tmp_path, "l.jsonl", line))).language == "ar"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "found"),
+    [
+        ("content", 12345, "a number (12345)"),
+        ("content", False, "false"),
+        ("content", float("nan"), "a number (NaN)"),
+        ("text", [1, 2], "a number (1)"),
+        ("title", True, "true"),
+        ("language", 3, "a number (3)"),
+        ("source", {"id": "reuters"}, "an object without a name"),
+        ("date", 2024.5, "a number (2024.5)"),
+    ],
+)
+def test_json_field_of_the_wrong_type_fails_that_record_alone(
+    tmp_path: Path, field: str, value: object, found: str
+) -> None:
+    bad = {"title": "A title", "content": "Some text.", field: value}
+    lines = [json.dumps(bad), json.dumps({"title": "Fine", "content": "Fine text."})]
+    path = write(tmp_path, "typed.jsonl", "\n".join(lines))
+    failure, article = load(path)
+    expected = "expected text (a string or a list of strings)"
+    assert failure == LoadFailure(f"{path}:1", f"line 1: the {field} field is {found}, {expected}")
+    assert isinstance(article, Article) and article.title == "Fine"
+
+
+def test_numeric_id_is_taken_as_text(tmp_path: Path) -> None:
+    path = write(tmp_path, "n.json", json.dumps({"id": 7, "content": "Text."}))
+    assert only_article(load(path)).id == "7"
+
+
+def test_make_article_refuses_a_field_that_is_not_a_string() -> None:
+    with pytest.raises(LoadError, match=r"the title is bool \(True\), expected a string"):
+        make_article("Some text.", title=True)  # type: ignore[arg-type]
 
 
 def test_invalid_json_file_names_line_and_column(tmp_path: Path) -> None:
