@@ -38,6 +38,7 @@ _CLOSERS = "\"'”’»›)]}"
 _LANGUAGE_SUFFIX = re.compile(r"\.[A-Za-z]{2}(?:[-_][A-Za-z]{2})?$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+|^#{1,6}$")
 _SETEXT_RULE = re.compile(r"^(?:=+|-+)\s*$")
+_DRIVE = re.compile(r"[A-Za-z]:")
 # What a damaged, encrypted or exotic zip raises while it is opened or read.
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -137,7 +138,7 @@ def _count_in_file(path: Path, max_bytes: int) -> int:
     try:
         if suffix == ".zip":
             with zipfile.ZipFile(path) as archive:
-                members = [info for info in archive.infolist() if _wanted_member(info)]
+                members = _listed_members(archive)
                 return max(1, sum(_count_member(archive, info, max_bytes) for info in members))
         if suffix in (".json", ".jsonl"):
             return _count_in_bytes(_read_file(path, max_bytes), suffix)
@@ -148,7 +149,8 @@ def _count_in_file(path: Path, max_bytes: int) -> int:
 
 def _count_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> int:
     suffix = PurePosixPath(info.filename).suffix.lower()
-    if suffix not in (".json", ".jsonl") or info.file_size > max_bytes:
+    unread = _outside_archive(info.filename) or info.file_size > max_bytes
+    if suffix not in (".json", ".jsonl") or unread:
         return 1
     with archive.open(info) as handle:
         return _count_in_bytes(handle.read(max_bytes + 1), suffix)
@@ -184,16 +186,33 @@ def _expand(raw: str | Path) -> Iterator[Path | LoadFailure]:
 
 
 def _folder_files(folder: Path, *, report_empty: bool) -> Iterator[Path | LoadFailure]:
+    """The supported files under `folder`; a link that leads out of it is reported, not
+    followed (links to folders are never walked: what they hold inside is reached anyway)."""
     errors: list[OSError] = []
     found: list[Path] = []
+    links: list[Path] = []
     for root, dirs, names in os.walk(folder, onerror=errors.append):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
+        links += [Path(root, d) for d in dirs if Path(root, d).is_symlink()]
         found += [Path(root, n) for n in names if not n.startswith(".") and _supported(n)]
     for err in errors:
         yield LoadFailure(str(err.filename or folder), f"cannot read folder: {_why(err)}")
     if report_empty and not found and not errors:
         yield LoadFailure(str(folder), f"no supported files in this folder {_SEE_SUPPORTED}")
-    yield from sorted(found)
+    inside = _absolute(folder)
+    for path in sorted(found + links):
+        target = _absolute(path)
+        if path.is_symlink() and not target.is_relative_to(inside):
+            yield LoadFailure(str(path), _link_outside(target, folder))
+        elif path not in links:
+            yield path
+
+
+def _link_outside(target: Path, folder: Path) -> str:
+    return (
+        f"skipped: a link to {target}, outside the folder {folder}; copy what it points at "
+        "into the folder, or name it directly"
+    )
 
 
 def _glob_files(pattern: str) -> Iterator[Path | LoadFailure]:
@@ -284,11 +303,36 @@ def _load_zip(path: Path, origin: str, max_bytes: int) -> Iterator[LoadResult]:
         yield LoadFailure(origin, f"not a readable zip archive ({exc}); check the file is whole")
         return
     with archive:
-        members = [info for info in archive.infolist() if _wanted_member(info)]
+        members = _listed_members(archive)
         if not members:
             yield LoadFailure(origin, f"no supported files in the archive {_SEE_SUPPORTED}")
         for info in members:
-            yield from _load_member(archive, info, f"{origin}!{info.filename}", max_bytes)
+            where = f"{origin}!{info.filename}"
+            if _outside_archive(info.filename):
+                yield LoadFailure(where, _OUTSIDE_ARCHIVE)
+            else:
+                yield from _load_member(archive, info, where, max_bytes)
+
+
+_OUTSIDE_ARCHIVE = (
+    "skipped: the member's name points outside the archive (an absolute path or '..'); "
+    "re-create the archive with relative names"
+)
+
+
+def _listed_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members to load, and those to report: named outside the archive (never read)."""
+    return [
+        info
+        for info in archive.infolist()
+        if not info.is_dir() and (_outside_archive(info.filename) or _wanted_member(info))
+    ]
+
+
+def _outside_archive(name: str) -> bool:
+    """An absolute name ('/x', 'C:/x', '\\x') or one with a '..' part ('/' or '\\')."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return name.startswith(("/", "\\")) or ".." in parts or bool(_DRIVE.match(name))
 
 
 def _wanted_member(info: zipfile.ZipInfo) -> bool:

@@ -335,6 +335,47 @@ def test_zip_member_text_file_and_size_bomb_guard(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "name", ["../x.txt", "..\\x.txt", "/etc/x.txt", "docs/../../x.txt", "C:/x.txt"]
+)
+def test_zip_member_named_outside_the_archive_is_reported(tmp_path: Path, name: str) -> None:
+    archive = tmp_path / "sly.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("fine.txt", "Fine title\n\nFine body.")
+        zf.writestr(zipfile.ZipInfo(name), "Sly title\n\nSly body.")
+    fine, sly = load(archive)
+    assert isinstance(fine, Article) and fine.text == "Fine body."
+    assert sly == LoadFailure(
+        f"{archive}!{name}",
+        "skipped: the member's name points outside the archive (an absolute path or '..'); "
+        "re-create the archive with relative names",
+    )
+
+
+def test_folder_does_not_follow_links_that_leave_it(tmp_path: Path) -> None:
+    outside = write(tmp_path, "outside/secret.txt", "Secret title\n\nSecret body.")
+    folder = tmp_path / "news"
+    inside = write(folder, "story.txt", "Story title\n\nStory body.")
+    (folder / "secret.txt").symlink_to(outside)
+    (folder / "again.txt").symlink_to(inside)
+    (folder / "elsewhere").symlink_to(outside.parent, target_is_directory=True)
+    results = load(folder)
+    failures = [r for r in results if isinstance(r, LoadFailure)]
+    assert sorted(failures, key=str) == [
+        LoadFailure(
+            str(folder / "elsewhere"),
+            f"skipped: a link to {outside.parent}, outside the folder {folder}; copy what it "
+            "points at into the folder, or name it directly",
+        ),
+        LoadFailure(
+            str(folder / "secret.txt"),
+            f"skipped: a link to {outside}, outside the folder {folder}; copy what it points "
+            "at into the folder, or name it directly",
+        ),
+    ]
+    assert [r.title for r in results if isinstance(r, Article)] == ["Story title"]
+
+
 def test_corrupt_zip_fails(tmp_path: Path) -> None:
     path = write(tmp_path, "broken.zip", b"PK\x03\x04 this is not really a zip")
     failure = only_failure(load(path))
