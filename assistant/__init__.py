@@ -31,7 +31,7 @@ from core.settings import Settings
 from core.store import ArticleStore
 from core.types import Answer, Article, Citation, Evidence, Filters, SentenceRecord
 from ingest.articles import make_article
-from ingest.load import LoadFailure, load_paths
+from ingest.load import LoadFailure, LoadNote, load_paths
 from ingest.pipeline import IngestSummary
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "LexicalIndex",
     "LoadError",
     "LoadFailure",
+    "LoadNote",
     "MarkerChecker",
     "ModelError",
     "NewsAssistantError",

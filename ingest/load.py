@@ -1,4 +1,5 @@
-"""Load articles from files, folders, globs and zips, yielding an Article or a LoadFailure each."""
+"""Load articles from files, folders, globs and zips, yielding an Article or a LoadFailure each,
+and a LoadNote for a file whose encoding was guessed."""
 
 from __future__ import annotations
 
@@ -71,7 +72,18 @@ class LoadFailure:
         return f"{self.origin}: {self.reason}"
 
 
-LoadResult = Article | LoadFailure
+@dataclass(frozen=True)
+class LoadNote:
+    """Something the user should know about an input that was loaded: its encoding was a guess."""
+
+    origin: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.message}"
+
+
+LoadResult = Article | LoadFailure | LoadNote
 
 
 def load_paths(
@@ -370,13 +382,16 @@ def _load_bytes(
     data: bytes, suffix: str, *, name: str, origin: str, identity: str
 ) -> Iterator[LoadResult]:
     try:
-        text = decode_bytes(data, declared_charset(data) if suffix in _HTML else None).text
+        decoded = decode_bytes(data, declared_charset(data) if suffix in _HTML else None)
     except NotTextError:
         yield LoadFailure(origin, f"binary file, not text {_SEE_SUPPORTED}")
         return
     except LoadError as exc:
         yield LoadFailure(origin, str(exc))
         return
+    text = decoded.text
+    if decoded.note and text.strip():
+        yield LoadNote(origin, decoded.note)
     if not text.strip():
         yield LoadFailure(origin, "empty file")
     elif suffix == ".json":

@@ -67,6 +67,21 @@ def test_failures_get_one_line_each_and_exit_status_1(
     assert "Traceback" not in captured.err
 
 
+def test_a_guessed_encoding_and_a_wrong_type_are_named(
+    main: Callable[[list[str]], int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arabic = tmp_path / "old.txt"
+    arabic.write_bytes("خبر قديم\n\nقال المتحدث إن الاجتماع سيعقد غداً في الرياض.".encode("cp1256"))
+    typed = tmp_path / "typed.jsonl"
+    typed.write_text(json.dumps({"title": True, "content": "Some text."}) + "\n")
+    assert main(["ingest", str(arabic), str(typed)]) == 1
+    err = capsys.readouterr().err
+    assert f"note {arabic}: not UTF-8: decoded as cp1256 (a guess)" in err
+    assert f"failed {typed}:1: line 1: the title field is true, expected text" in err
+    assert main(["list"]) == 0
+    assert "خبر قديم" in capsys.readouterr().out
+
+
 def test_unknown_options_are_refused_and_eval_is_not_imported(
     main: Callable[[list[str]], int], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,14 +15,20 @@ from core.errors import LoadError
 from core.types import Article, sha256_hex
 from ingest.articles import make_article
 from ingest.decode import decode_bytes
-from ingest.load import LoadFailure, LoadResult, load_file, load_paths, split_title
+from ingest.load import LoadFailure, LoadNote, LoadResult, load_file, load_paths, split_title
 
 FIXTURES = Path(__file__).parent / "fixtures" / "load"
 SUPPORTED = "(supported: .txt, .md, .html, .htm, .json, .jsonl, .zip)"
 
 
 def load(*paths: str | Path, max_bytes: int = 20 * 1024 * 1024) -> list[LoadResult]:
-    return list(load_paths(list(paths), max_bytes=max_bytes))
+    """The articles and failures of `paths` (notes left out: see `notes`)."""
+    results = load_paths(list(paths), max_bytes=max_bytes)
+    return [r for r in results if not isinstance(r, LoadNote)]
+
+
+def notes(*paths: str | Path) -> list[LoadNote]:
+    return [r for r in load_paths(list(paths)) if isinstance(r, LoadNote)]
 
 
 def only_article(results: list[LoadResult]) -> Article:
@@ -421,6 +427,52 @@ def test_arabic_utf16_without_bom(tmp_path: Path) -> None:
     article = only_article(load(write(tmp_path, "ar16.txt", text.encode("utf-16-le"))))
     assert (article.title, article.language) == ("عنوان الخبر", "ar")
     assert article.text == "قال المتحدث إن الاجتماع سيعقد غداً في الرياض."
+
+
+ARABIC = "عنوان الخبر\n\nقال المتحدث إن الاجتماع سيعقد غداً في الرياض وأضاف أن الوفد سيصل صباحاً."
+
+
+@pytest.mark.parametrize("encoding", ["cp1256", "iso-8859-6"])
+def test_arabic_code_pages_are_guessed_and_named(tmp_path: Path, encoding: str) -> None:
+    text = ARABIC.replace("ً", "") if encoding == "iso-8859-6" else ARABIC  # no tanween there
+    path = write(tmp_path, "ar.txt", text.encode(encoding))
+    article = only_article(load(path))
+    assert (article.title, article.language) == ("عنوان الخبر", "ar")
+    assert article.text == text.split("\n\n")[1]
+    name = encoding.replace("iso-", "iso")
+    assert notes(path) == [
+        LoadNote(
+            str(path),
+            f"not UTF-8: decoded as {name} (a guess); re-save it as UTF-8 if the text looks wrong",
+        )
+    ]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("text", ["مرحباالعالمالعربي", "中华人民共和国北京市朝阳区"])
+def test_utf16_without_bom_of_letters_only(tmp_path: Path, codec: str, text: str) -> None:
+    path = write(tmp_path, "letters.txt", text.encode(codec))
+    assert only_article(load(path)).text == text
+    assert [n.message for n in notes(path)] == [
+        f"not UTF-8: decoded as {codec} (a guess); re-save it as UTF-8 if the text looks wrong"
+    ]
+
+
+def test_mixed_utf8_and_latin1_decodes_each_part_and_says_so(tmp_path: Path) -> None:
+    data = "Café opens\n\nThe café opened. ".encode() + b"Its caf\xe9 au lait costs \xa33."
+    path = write(tmp_path, "mixed.txt", data)
+    assert only_article(load(path)).text == "The café opened. Its café au lait costs £3."
+    assert notes(path) == [
+        LoadNote(
+            str(path),
+            "mixes UTF-8 with 2 bytes that are not (the first at byte 38): read those as "
+            "cp1252; check the text, and re-save the file as UTF-8",
+        )
+    ]
+
+
+def test_utf8_file_has_no_note(tmp_path: Path) -> None:
+    assert notes(write(tmp_path, "plain.txt", ENCODED)) == []
 
 
 def test_windows_line_ends_become_newlines(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from core.errors import LoadError, ModelError, NewsAssistantError, SettingsError
 from core.settings import Settings, UISettings
 from core.store import ArticleDetail, StoredArticle
 from core.types import Answer, Citation, Evidence, Filters
-from ingest.load import LoadFailure
+from ingest.load import LoadFailure, LoadNote
 from ingest.pipeline import IngestSummary
 
 AR_TEXT = (
@@ -339,10 +339,12 @@ def test_answer_pieces_grow_line_by_line() -> None:
 def test_summary_lists_counts_and_each_failure() -> None:
     summary = IngestSummary(articles=2, sentences=30, chunks=5, unchanged=1)
     summary.failures.append(LoadFailure("/tmp/gradio/abc/x.bad", "not UTF-8 <really>"))
-    html = render.summary_html(summary, ["/tmp/gradio/abc/x.bad"])
+    summary.notes.append(LoadNote("/tmp/gradio/abc/old.txt", "decoded as cp1256 (a guess)"))
+    html = render.summary_html(summary, ["/tmp/gradio/abc/x.bad", "/tmp/gradio/abc/old.txt"])
     shown = text_of(tree(html))
     assert "articles: 2" in shown and "unchanged: 1" in shown and "failed: 1" in shown
     assert "x.bad: not UTF-8 <really>" in shown and "/tmp/gradio" not in shown
+    assert "old.txt: decoded as cp1256 (a guess)" in shown
 
 
 def test_articles_table() -> None:

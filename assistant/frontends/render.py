@@ -238,7 +238,8 @@ def _origin(origin: str, folders: Iterable[str]) -> str:
 
 
 def summary_html(summary: IngestSummary, uploaded: Sequence[str] = ()) -> str:
-    """What an ingestion did: the counts, then every failure with its reason."""
+    """What an ingestion did: the counts, every failure with its reason, then the notes (a
+    guessed encoding)."""
     folders = {str(Path(p).parent) for p in uploaded}
     counts = (
         f"articles: {summary.articles} · sentences: {summary.sentences} · "
@@ -249,8 +250,13 @@ def summary_html(summary: IngestSummary, uploaded: Sequence[str] = ()) -> str:
         f'<li dir="auto"><bdi>{escape(_origin(f.origin, folders))}</bdi>: {escape(f.reason)}</li>'
         for f in summary.failures
     )
+    notes = "".join(
+        f'<li dir="auto"><bdi>{escape(_origin(n.origin, folders))}</bdi>: {escape(n.message)}</li>'
+        for n in summary.notes
+    )
     listed = f'<ul class="na-failures">{failures}</ul>' if failures else ""
-    return f'<div class="na-summary"><p>{counts}</p>{listed}</div>'
+    noted = f'<ul class="na-notes">{notes}</ul>' if notes else ""
+    return f'<div class="na-summary"><p>{counts}</p>{listed}{noted}</div>'
 
 
 def articles_html(articles: Sequence[StoredArticle]) -> str:
