@@ -26,6 +26,7 @@ from core.errors import QuestionError, StoreError
 from core.settings import Settings
 from core.store import ArticleStore, StoredArticle
 from core.types import Answer, Article, Filters
+from ingest.articles import clean_label
 from ingest.load import LoadFailure, LoadNote, LoadResult, load_paths
 from ingest.pipeline import Ingestor, IngestSummary
 from ingest.speakers import speakers
@@ -258,7 +259,7 @@ def _with_defaults(items: Iterable[LoadResult], defaults: dict[str, str]) -> Ite
     for item in items:
         if isinstance(item, Article) and defaults:
             missing: dict[str, Any] = {
-                k: v for k, v in defaults.items() if v and not getattr(item, k)
+                k: clean_label(v) for k, v in defaults.items() if v and not getattr(item, k)
             }
             item = dataclasses.replace(item, **missing)
         yield item

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from core.errors import LoadError
 from core.types import Article, sha256_hex
-from ingest.articles import make_article
+from ingest.articles import MAX_STORED_TITLE, make_article
 from ingest.decode import decode_bytes
 from ingest.load import LoadFailure, LoadNote, LoadResult, load_file, load_paths, split_title
 
@@ -266,6 +266,25 @@ def test_numeric_id_is_taken_as_text(tmp_path: Path) -> None:
 def test_make_article_refuses_a_field_that_is_not_a_string() -> None:
     with pytest.raises(LoadError, match=r"the title is bool \(True\), expected a string"):
         make_article("Some text.", title=True)  # type: ignore[arg-type]
+
+
+def test_long_title_is_cut_at_a_word_and_the_text_kept_whole() -> None:
+    title = "word " * 20_000
+    article = make_article("The text. " * 1000, title=title)
+    assert len(article.title) <= MAX_STORED_TITLE and article.title.endswith("word…")
+    assert article.text == "The text. " * 1000
+
+
+def test_bidi_controls_are_stripped_from_labels_not_from_text() -> None:
+    controls = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    article = make_article(
+        f"Body {controls}kept.",
+        title=f"\u202eTitle{controls}",
+        source="\u202eReuters",
+        author="A\u200fB",
+    )
+    assert (article.title, article.source, article.author) == ("Title", "Reuters", "AB")
+    assert article.text == f"Body {controls}kept."
 
 
 def test_invalid_json_file_names_line_and_column(tmp_path: Path) -> None:

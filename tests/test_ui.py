@@ -10,6 +10,7 @@ import logging
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -354,6 +355,13 @@ def test_articles_table() -> None:
         ["en1", EN.title, "Reuters", ""],
     ]
     assert "0 articles stored" in render.articles_html([])
+
+
+def test_articles_table_elides_a_long_title_and_keeps_it_in_the_tooltip() -> None:
+    long = replace(EN, title="A very long headline " * 10)
+    cell = tree(render.articles_html([long])).findall(".//tbody/tr/td")[1]
+    assert len(text_of(cell)) <= render.MAX_TITLE_SHOWN and text_of(cell).endswith("…")
+    assert cell.get("title") == long.title
 
 
 # ---- callbacks -----------------------------------------------------------------------------
