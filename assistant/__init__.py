@@ -24,6 +24,7 @@ from core.errors import (
     NewsAssistantError,
     QuestionError,
     SettingsError,
+    StoreConnectionError,
     StoreError,
 )
 from core.normalize import normalize
@@ -72,6 +73,7 @@ __all__ = [
     "SentenceRecord",
     "Settings",
     "SettingsError",
+    "StoreConnectionError",
     "StoreError",
     "build_embedder",
     "build_pipeline",

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from core.embedder import Embedder
-from core.errors import NewsAssistantError
+from core.errors import NewsAssistantError, StoreConnectionError
 from core.settings import ChunkSettings, IngestSettings
 from core.store import ArticleStore, ArticleWrite
 from core.types import Article, Chunk, Sentence
@@ -265,12 +265,15 @@ class Ingestor:
 
     def _write_batch(self, pending: list[Prepared], vectors: np.ndarray) -> IngestSummary:
         """Store a flushed batch (runs on the writer thread) in a few calls; when the store
-        refuses it, article by article, to name the one that failed. Returns the counts and
-        failures to add to the run's summary."""
+        refuses it, article by article, to name the one that failed (a server that stopped
+        answering ends the run instead). Returns the counts and failures to add to the run's
+        summary."""
         writes = list(_article_writes(pending, vectors))
         written = IngestSummary()
         try:
             self.store.write_articles(writes)
+        except StoreConnectionError:
+            raise  # not about an article: nothing more can be written
         except NewsAssistantError:
             for p, write in zip(pending, writes, strict=True):
                 self._write_one(write, written, new=not p.rewrite)
@@ -282,6 +285,8 @@ class Ingestor:
     def _write_one(self, write: ArticleWrite, summary: IngestSummary, *, new: bool) -> None:
         try:
             self.store.write_articles([write])
+        except StoreConnectionError:
+            raise
         except NewsAssistantError as exc:
             origin = write.article.origin or write.article.id
             summary.failures.append(LoadFailure(origin, str(exc)))
