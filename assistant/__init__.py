@@ -24,6 +24,7 @@ from core.errors import (
     NewsAssistantError,
     QuestionError,
     SettingsError,
+    StoreConnectionError,
     StoreError,
 )
 from core.normalize import normalize
@@ -31,7 +32,7 @@ from core.settings import Settings
 from core.store import ArticleStore
 from core.types import Answer, Article, Citation, Evidence, Filters, SentenceRecord
 from ingest.articles import make_article
-from ingest.load import LoadFailure, load_paths
+from ingest.load import LoadFailure, LoadNote, load_paths
 from ingest.pipeline import IngestSummary
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "LexicalIndex",
     "LoadError",
     "LoadFailure",
+    "LoadNote",
     "MarkerChecker",
     "ModelError",
     "NewsAssistantError",
@@ -71,6 +73,7 @@ __all__ = [
     "SentenceRecord",
     "Settings",
     "SettingsError",
+    "StoreConnectionError",
     "StoreError",
     "build_embedder",
     "build_pipeline",

@@ -26,7 +26,8 @@ from core.errors import QuestionError, StoreError
 from core.settings import Settings
 from core.store import ArticleStore, StoredArticle
 from core.types import Answer, Article, Filters
-from ingest.load import LoadFailure, load_paths
+from ingest.articles import clean_label
+from ingest.load import LoadFailure, LoadNote, LoadResult, load_paths
 from ingest.pipeline import Ingestor, IngestSummary
 from ingest.speakers import speakers
 
@@ -103,18 +104,20 @@ class Assistant:
         return self.ingest_articles(_with_defaults(items, defaults or {}), progress=progress)
 
     def ingest_articles(
-        self, articles: Iterable[Article | LoadFailure], *, progress: Progress | None = None
+        self, articles: Iterable[LoadResult], *, progress: Progress | None = None
     ) -> IngestSummary:
         """Ingest Article objects built in Python (see `ingest.make_article`). The embedder is
         loaded only once there is an article to embed: bad paths fail at once."""
         items = iter(articles)
-        failures: list[LoadFailure] = []
+        before: list[LoadResult] = []
         for item in items:
-            if not isinstance(item, LoadFailure):
-                head: list[Article | LoadFailure] = [*failures, item]
+            if isinstance(item, Article):
+                head = [*before, item]
                 return self._ingestor().ingest_items(itertools.chain(head, items), progress)
-            failures.append(item)
-        summary = IngestSummary(failures=failures, taken=len(failures))
+            before.append(item)
+        failures = [item for item in before if isinstance(item, LoadFailure)]
+        notes = [item for item in before if isinstance(item, LoadNote)]
+        summary = IngestSummary(failures=failures, notes=notes, taken=len(failures))
         if progress is not None:
             progress(summary)
         return summary
@@ -249,16 +252,14 @@ def _described(filters: Filters) -> str:
 _DEFAULTABLE = ("source", "date", "author", "language")
 
 
-def _with_defaults(
-    items: Iterable[Article | LoadFailure], defaults: dict[str, str]
-) -> Iterator[Article | LoadFailure]:
+def _with_defaults(items: Iterable[LoadResult], defaults: dict[str, str]) -> Iterator[LoadResult]:
     unknown = set(defaults) - set(_DEFAULTABLE)
     if unknown:
         raise ValueError(f"cannot default {sorted(unknown)}; allowed: {', '.join(_DEFAULTABLE)}")
     for item in items:
         if isinstance(item, Article) and defaults:
             missing: dict[str, Any] = {
-                k: v for k, v in defaults.items() if v and not getattr(item, k)
+                k: clean_label(v) for k, v in defaults.items() if v and not getattr(item, k)
             }
             item = dataclasses.replace(item, **missing)
         yield item

@@ -9,7 +9,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from core.errors import StoreError
+from core.errors import StoreConnectionError, StoreError
 from core.settings import StoreSettings
 from core.store import (
     SCHEMA,
@@ -153,17 +153,34 @@ def _fresh(
 
     @functools.wraps(method)
     def run(store: ChromaStore, *args: P.args, **kwargs: P.kwargs) -> R:
-        store._live()
-        try:
-            return method(store, *args, **kwargs)
-        except Exception as exc:
-            if store._watch is None or not _is_stale_read(exc):
-                raise
-            store._watch.invalidate()
+        with _answering(store.location):
             store._live()
-            return method(store, *args, **kwargs)
+            try:
+                return method(store, *args, **kwargs)
+            except Exception as exc:
+                if store._watch is None or not _is_stale_read(exc):
+                    raise
+                store._watch.invalidate()
+                store._live()
+                return method(store, *args, **kwargs)
 
     return run
+
+
+@contextmanager
+def _answering(location: str) -> Iterator[None]:
+    """Translate a Chroma server's dropped or refused connection (httpx's TransportError:
+    ConnectError, RemoteProtocolError, timeouts) into StoreConnectionError with the fix."""
+    import httpx
+
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise StoreConnectionError(
+            f"the Chroma server at {location} stopped answering ({type(exc).__name__}: {exc}); "
+            "check that `chroma run` is still running and run the same command again: stored "
+            "articles are skipped"
+        ) from exc
 
 
 class ChromaStore:

@@ -15,6 +15,10 @@ class StoreError(NewsAssistantError):
     """The article store is missing, unreachable, or holds nothing yet."""
 
 
+class StoreConnectionError(StoreError):
+    """The store's server stopped answering: nothing more can be read or written this run."""
+
+
 class ModelError(NewsAssistantError):
     """An embedding model could not be built or loaded."""
 

@@ -4,13 +4,14 @@ embed -> write to the store (pipeline.py runs the steps)."""
 from core.types import Article, Chunk, Sentence
 from ingest.articles import make_article
 from ingest.chunks import chunk_sentences, fit_sentences
-from ingest.load import LoadFailure, load_paths
+from ingest.load import LoadFailure, LoadNote, load_paths
 from ingest.sentences import split_sentences
 
 __all__ = [
     "Article",
     "Chunk",
     "LoadFailure",
+    "LoadNote",
     "Sentence",
     "chunk_sentences",
     "fit_sentences",

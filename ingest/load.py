@@ -1,4 +1,5 @@
-"""Load articles from files, folders, globs and zips, yielding an Article or a LoadFailure each."""
+"""Load articles from files, folders, globs and zips, yielding an Article or a LoadFailure each,
+and a LoadNote for a file whose encoding was guessed."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ _CLOSERS = "\"'”’»›)]}"
 _LANGUAGE_SUFFIX = re.compile(r"\.[A-Za-z]{2}(?:[-_][A-Za-z]{2})?$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+|^#{1,6}$")
 _SETEXT_RULE = re.compile(r"^(?:=+|-+)\s*$")
+_DRIVE = re.compile(r"[A-Za-z]:")
 # What a damaged, encrypted or exotic zip raises while it is opened or read.
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -70,7 +72,18 @@ class LoadFailure:
         return f"{self.origin}: {self.reason}"
 
 
-LoadResult = Article | LoadFailure
+@dataclass(frozen=True)
+class LoadNote:
+    """Something the user should know about an input that was loaded: its encoding was a guess."""
+
+    origin: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.message}"
+
+
+LoadResult = Article | LoadFailure | LoadNote
 
 
 def load_paths(
@@ -137,7 +150,7 @@ def _count_in_file(path: Path, max_bytes: int) -> int:
     try:
         if suffix == ".zip":
             with zipfile.ZipFile(path) as archive:
-                members = [info for info in archive.infolist() if _wanted_member(info)]
+                members = _listed_members(archive)
                 return max(1, sum(_count_member(archive, info, max_bytes) for info in members))
         if suffix in (".json", ".jsonl"):
             return _count_in_bytes(_read_file(path, max_bytes), suffix)
@@ -148,7 +161,8 @@ def _count_in_file(path: Path, max_bytes: int) -> int:
 
 def _count_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> int:
     suffix = PurePosixPath(info.filename).suffix.lower()
-    if suffix not in (".json", ".jsonl") or info.file_size > max_bytes:
+    unread = _outside_archive(info.filename) or info.file_size > max_bytes
+    if suffix not in (".json", ".jsonl") or unread:
         return 1
     with archive.open(info) as handle:
         return _count_in_bytes(handle.read(max_bytes + 1), suffix)
@@ -184,16 +198,33 @@ def _expand(raw: str | Path) -> Iterator[Path | LoadFailure]:
 
 
 def _folder_files(folder: Path, *, report_empty: bool) -> Iterator[Path | LoadFailure]:
+    """The supported files under `folder`; a link that leads out of it is reported, not
+    followed (links to folders are never walked: what they hold inside is reached anyway)."""
     errors: list[OSError] = []
     found: list[Path] = []
+    links: list[Path] = []
     for root, dirs, names in os.walk(folder, onerror=errors.append):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
+        links += [Path(root, d) for d in dirs if Path(root, d).is_symlink()]
         found += [Path(root, n) for n in names if not n.startswith(".") and _supported(n)]
     for err in errors:
         yield LoadFailure(str(err.filename or folder), f"cannot read folder: {_why(err)}")
     if report_empty and not found and not errors:
         yield LoadFailure(str(folder), f"no supported files in this folder {_SEE_SUPPORTED}")
-    yield from sorted(found)
+    inside = _absolute(folder)
+    for path in sorted(found + links):
+        target = _absolute(path)
+        if path.is_symlink() and not target.is_relative_to(inside):
+            yield LoadFailure(str(path), _link_outside(target, folder))
+        elif path not in links:
+            yield path
+
+
+def _link_outside(target: Path, folder: Path) -> str:
+    return (
+        f"skipped: a link to {target}, outside the folder {folder}; copy what it points at "
+        "into the folder, or name it directly"
+    )
 
 
 def _glob_files(pattern: str) -> Iterator[Path | LoadFailure]:
@@ -284,11 +315,36 @@ def _load_zip(path: Path, origin: str, max_bytes: int) -> Iterator[LoadResult]:
         yield LoadFailure(origin, f"not a readable zip archive ({exc}); check the file is whole")
         return
     with archive:
-        members = [info for info in archive.infolist() if _wanted_member(info)]
+        members = _listed_members(archive)
         if not members:
             yield LoadFailure(origin, f"no supported files in the archive {_SEE_SUPPORTED}")
         for info in members:
-            yield from _load_member(archive, info, f"{origin}!{info.filename}", max_bytes)
+            where = f"{origin}!{info.filename}"
+            if _outside_archive(info.filename):
+                yield LoadFailure(where, _OUTSIDE_ARCHIVE)
+            else:
+                yield from _load_member(archive, info, where, max_bytes)
+
+
+_OUTSIDE_ARCHIVE = (
+    "skipped: the member's name points outside the archive (an absolute path or '..'); "
+    "re-create the archive with relative names"
+)
+
+
+def _listed_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The members to load, and those to report: named outside the archive (never read)."""
+    return [
+        info
+        for info in archive.infolist()
+        if not info.is_dir() and (_outside_archive(info.filename) or _wanted_member(info))
+    ]
+
+
+def _outside_archive(name: str) -> bool:
+    """An absolute name ('/x', 'C:/x', '\\x') or one with a '..' part ('/' or '\\')."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return name.startswith(("/", "\\")) or ".." in parts or bool(_DRIVE.match(name))
 
 
 def _wanted_member(info: zipfile.ZipInfo) -> bool:
@@ -326,13 +382,16 @@ def _load_bytes(
     data: bytes, suffix: str, *, name: str, origin: str, identity: str
 ) -> Iterator[LoadResult]:
     try:
-        text = decode_bytes(data, declared_charset(data) if suffix in _HTML else None).text
+        decoded = decode_bytes(data, declared_charset(data) if suffix in _HTML else None)
     except NotTextError:
         yield LoadFailure(origin, f"binary file, not text {_SEE_SUPPORTED}")
         return
     except LoadError as exc:
         yield LoadFailure(origin, str(exc))
         return
+    text = decoded.text
+    if decoded.note and text.strip():
+        yield LoadNote(origin, decoded.note)
     if not text.strip():
         yield LoadFailure(origin, "empty file")
     elif suffix == ".json":
@@ -442,7 +501,7 @@ def _article_list(data: Any) -> list[Any] | None:
     if isinstance(data, dict):
         keys = {str(k).lower(): v for k, v in data.items()}
         wrapped = keys.get("articles")
-        if isinstance(wrapped, list) and not _pick(keys, _TEXT_KEYS):
+        if isinstance(wrapped, list) and not any(keys.get(k) for k in _TEXT_KEYS):
             return wrapped
     return None
 
@@ -515,16 +574,16 @@ def _missing_text(fields: dict[str, Any]) -> str:
 
 
 def _pick(fields: dict[str, Any], keys: tuple[str, ...], sep: str = ", ") -> str:
-    """The first of `keys` with a non-empty value, as a stripped string."""
-    for key in keys:
-        value = _as_text(fields.get(key), sep)
-        if value:
-            return value
-    return ""
+    """The first of `keys` with a non-empty value, as a stripped string; LoadError naming the
+    field when any of them holds something that is not text (a number, true/false): that is
+    never coerced."""
+    values = [_as_text(fields.get(key), sep, key, numbers=key == "id") for key in keys]
+    return next((value for value in values if value), "")
 
 
-def _as_text(value: Any, sep: str, depth: int = 0) -> str:
-    """A field's value as text: lists joined by `sep`, {"name": ...} objects by their name."""
+def _as_text(value: Any, sep: str, key: str, *, numbers: bool = False, depth: int = 0) -> str:
+    """A field's value as text: lists joined by `sep`, {"name": ...} objects by their name;
+    an integer only where `numbers` (ids)."""
     if value is None:
         return ""
     if depth > MAX_FIELD_DEPTH:
@@ -532,9 +591,26 @@ def _as_text(value: Any, sep: str, depth: int = 0) -> str:
             f"a field is nested more than {MAX_FIELD_DEPTH} lists deep; give the text as a "
             "string or a flat list of strings"
         )
+    if isinstance(value, str):
+        return value.strip()
     if isinstance(value, list):
-        parts = (_as_text(v, sep, depth + 1) for v in value)
+        parts = (_as_text(v, sep, key, numbers=numbers, depth=depth + 1) for v in value)
         return sep.join(part for part in parts if part)
-    if isinstance(value, dict):  # {"name": "Jane Doe"} in author lists
-        return _as_text(value.get("name"), sep, depth + 1)
-    return str(value).strip()
+    if isinstance(value, dict) and "name" in value:  # {"name": "Jane Doe"} in author lists
+        return _as_text(value["name"], sep, key, numbers=numbers, depth=depth + 1)
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise LoadError(
+        f"the {key} field is {_json_kind(value)}, expected text (a string or a list of strings)"
+    )
+
+
+def _json_kind(value: Any) -> str:
+    """How a JSON value that is not text reads in a message: 'a number (12)', 'true'."""
+    if isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return f"a number ({json.dumps(value)})"
+    if isinstance(value, dict):
+        return "an object without a name"
+    return type(value).__name__

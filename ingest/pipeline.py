@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from core.embedder import Embedder
-from core.errors import NewsAssistantError
+from core.errors import NewsAssistantError, StoreConnectionError
 from core.settings import ChunkSettings, IngestSettings
 from core.store import ArticleStore, ArticleWrite
 from core.types import Article, Chunk, Sentence
 from ingest.chunks import chunk_sentences, fit_sentences
-from ingest.load import LoadFailure, load_paths
+from ingest.load import LoadFailure, LoadNote, LoadResult, load_paths
 from ingest.sentences import split_sentences
 from ingest.speakers import speakers
 from ingest.tokens import tiktoken_counter
@@ -69,6 +69,7 @@ class IngestSummary:
     replaced: int = 0  # articles whose id came again later in the run: the later text kept
     failures: list[LoadFailure] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
+    notes: list[LoadNote] = field(default_factory=list)  # files whose encoding was guessed
     seconds: float = 0.0
 
     @property
@@ -144,7 +145,7 @@ class Ingestor:
 
     def ingest_items(
         self,
-        items: Iterable[Article | LoadFailure],
+        items: Iterable[LoadResult],
         progress: Callable[[IngestSummary], None] | None = None,
     ) -> IngestSummary:
         """Store articles (and count failures) from any iterable of loader results."""
@@ -162,7 +163,7 @@ class Ingestor:
 
     def _run(
         self,
-        items: Iterable[Article | LoadFailure],
+        items: Iterable[LoadResult],
         summary: IngestSummary,
         progress: Callable[[IngestSummary], None] | None,
     ) -> None:
@@ -171,6 +172,9 @@ class Ingestor:
             self._writer = writer
             try:
                 for item in items:
+                    if isinstance(item, LoadNote):  # about a file, not an article: not counted
+                        summary.notes.append(item)
+                        continue
                     summary.taken += 1
                     self._take(item, summary)
                     if progress is not None:
@@ -261,12 +265,15 @@ class Ingestor:
 
     def _write_batch(self, pending: list[Prepared], vectors: np.ndarray) -> IngestSummary:
         """Store a flushed batch (runs on the writer thread) in a few calls; when the store
-        refuses it, article by article, to name the one that failed. Returns the counts and
-        failures to add to the run's summary."""
+        refuses it, article by article, to name the one that failed (a server that stopped
+        answering ends the run instead). Returns the counts and failures to add to the run's
+        summary."""
         writes = list(_article_writes(pending, vectors))
         written = IngestSummary()
         try:
             self.store.write_articles(writes)
+        except StoreConnectionError:
+            raise  # not about an article: nothing more can be written
         except NewsAssistantError:
             for p, write in zip(pending, writes, strict=True):
                 self._write_one(write, written, new=not p.rewrite)
@@ -278,6 +285,8 @@ class Ingestor:
     def _write_one(self, write: ArticleWrite, summary: IngestSummary, *, new: bool) -> None:
         try:
             self.store.write_articles([write])
+        except StoreConnectionError:
+            raise
         except NewsAssistantError as exc:
             origin = write.article.origin or write.article.id
             summary.failures.append(LoadFailure(origin, str(exc)))

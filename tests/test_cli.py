@@ -7,11 +7,19 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_ARTICLE
+from conftest import (
+    CHROMA,
+    LOCAL_HOSTS,
+    SAMPLE_ARTICLE,
+    _server_env,
+    _stop,
+    _wait_until_up,
+    free_port,
+)
 
 from assistant import Assistant, HashingEmbedder, Settings, with_location
 from assistant.frontends import cli
@@ -65,6 +73,21 @@ def test_failures_get_one_line_each_and_exit_status_1(
     assert any("missing.txt" in line for line in failures)
     assert "articles: 1" in captured.out and "failed: 2" in captured.out
     assert "Traceback" not in captured.err
+
+
+def test_a_guessed_encoding_and_a_wrong_type_are_named(
+    main: Callable[[list[str]], int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arabic = tmp_path / "old.txt"
+    arabic.write_bytes("خبر قديم\n\nقال المتحدث إن الاجتماع سيعقد غداً في الرياض.".encode("cp1256"))
+    typed = tmp_path / "typed.jsonl"
+    typed.write_text(json.dumps({"title": True, "content": "Some text."}) + "\n")
+    assert main(["ingest", str(arabic), str(typed)]) == 1
+    err = capsys.readouterr().err
+    assert f"note {arabic}: not UTF-8: decoded as cp1256 (a guess)" in err
+    assert f"failed {typed}:1: line 1: the title field is true, expected text" in err
+    assert main(["list"]) == 0
+    assert "خبر قديم" in capsys.readouterr().out
 
 
 def test_unknown_options_are_refused_and_eval_is_not_imported(
@@ -192,3 +215,49 @@ def test_quotes_of_the_other_direction_are_isolated_in_the_terminal() -> None:
     )
     arabic = "- بحسب Reuters: “12 people” [1]"
     assert terminal_line(arabic, "rtl") == f"- بحسب {FSI}Reuters{PDI}: {FSI}“12 people”{PDI} [1]"
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A `chroma run` server of this test's own, which the test may stop."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    cmd = [str(CHROMA), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*cmd, "--port", str(port)], env=_server_env(), stdout=out, stderr=out
+        )
+    try:
+        _wait_until_up(url, proc, log)
+        with pytest.MonkeyPatch.context() as mp:  # the client (httpx) must never use a proxy
+            mp.setenv("NO_PROXY", LOCAL_HOSTS)
+            mp.setenv("no_proxy", LOCAL_HOSTS)
+            yield url, proc
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.server
+def test_a_server_that_stops_answering_is_a_store_error_with_the_fix(
+    own_server: tuple[str, subprocess.Popen[bytes]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, proc = own_server
+    settings = with_location(Settings(), url)
+    assistant = Assistant(settings, embedder=HashingEmbedder())
+    story = tmp_path / "story.txt"
+    story.write_text("A story\n\nIt rained on Monday. The river rose.\n")
+    other = tmp_path / "other.txt"
+    other.write_text("Another story\n\nThe sun came out on Tuesday.\n")
+    try:
+        assert cli.main(["ingest", str(story)], assistant) == 0
+        _stop(proc)
+        assert cli.main(["ingest", str(other)], assistant) == 2
+    finally:
+        assistant.store.close()
+    err = capsys.readouterr().err
+    assert f"the Chroma server at {url} stopped answering" in err
+    assert "check that `chroma run` is still running and run the same command again" in err
+    assert "Traceback" not in err

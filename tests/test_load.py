@@ -11,16 +11,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import LoadError
 from core.types import Article, sha256_hex
+from ingest.articles import MAX_STORED_TITLE, make_article
 from ingest.decode import decode_bytes
-from ingest.load import LoadFailure, LoadResult, load_file, load_paths, split_title
+from ingest.load import LoadFailure, LoadNote, LoadResult, load_file, load_paths, split_title
 
 FIXTURES = Path(__file__).parent / "fixtures" / "load"
 SUPPORTED = "(supported: .txt, .md, .html, .htm, .json, .jsonl, .zip)"
 
 
 def load(*paths: str | Path, max_bytes: int = 20 * 1024 * 1024) -> list[LoadResult]:
-    return list(load_paths(list(paths), max_bytes=max_bytes))
+    """The articles and failures of `paths` (notes left out: see `notes`)."""
+    results = load_paths(list(paths), max_bytes=max_bytes)
+    return [r for r in results if not isinstance(r, LoadNote)]
+
+
+def notes(*paths: str | Path) -> list[LoadNote]:
+    return [r for r in load_paths(list(paths)) if isinstance(r, LoadNote)]
 
 
 def only_article(results: list[LoadResult]) -> Article:
@@ -225,6 +233,60 @@ def test_json_language_field_becomes_a_two_letter_code(tmp_path: Path) -> None:
     assert only_article(load(write(tmp_path, "l.jsonl", line))).language == "ar"
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "found"),
+    [
+        ("content", 12345, "a number (12345)"),
+        ("content", False, "false"),
+        ("content", float("nan"), "a number (NaN)"),
+        ("text", [1, 2], "a number (1)"),
+        ("title", True, "true"),
+        ("language", 3, "a number (3)"),
+        ("source", {"id": "reuters"}, "an object without a name"),
+        ("date", 2024.5, "a number (2024.5)"),
+    ],
+)
+def test_json_field_of_the_wrong_type_fails_that_record_alone(
+    tmp_path: Path, field: str, value: object, found: str
+) -> None:
+    bad = {"title": "A title", "content": "Some text.", field: value}
+    lines = [json.dumps(bad), json.dumps({"title": "Fine", "content": "Fine text."})]
+    path = write(tmp_path, "typed.jsonl", "\n".join(lines))
+    failure, article = load(path)
+    expected = "expected text (a string or a list of strings)"
+    assert failure == LoadFailure(f"{path}:1", f"line 1: the {field} field is {found}, {expected}")
+    assert isinstance(article, Article) and article.title == "Fine"
+
+
+def test_numeric_id_is_taken_as_text(tmp_path: Path) -> None:
+    path = write(tmp_path, "n.json", json.dumps({"id": 7, "content": "Text."}))
+    assert only_article(load(path)).id == "7"
+
+
+def test_make_article_refuses_a_field_that_is_not_a_string() -> None:
+    with pytest.raises(LoadError, match=r"the title is bool \(True\), expected a string"):
+        make_article("Some text.", title=True)  # type: ignore[arg-type]
+
+
+def test_long_title_is_cut_at_a_word_and_the_text_kept_whole() -> None:
+    title = "word " * 20_000
+    article = make_article("The text. " * 1000, title=title)
+    assert len(article.title) <= MAX_STORED_TITLE and article.title.endswith("word…")
+    assert article.text == "The text. " * 1000
+
+
+def test_bidi_controls_are_stripped_from_labels_not_from_text() -> None:
+    controls = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    article = make_article(
+        f"Body {controls}kept.",
+        title=f"\u202eTitle{controls}",
+        source="\u202eReuters",
+        author="A\u200fB",
+    )
+    assert (article.title, article.source, article.author) == ("Title", "Reuters", "AB")
+    assert article.text == f"Body {controls}kept."
+
+
 def test_invalid_json_file_names_line_and_column(tmp_path: Path) -> None:
     failure = only_failure(load(write(tmp_path, "bad.json", '{\n  "title": "x",\n  content\n}')))
     assert failure.reason == (
@@ -298,6 +360,47 @@ def test_zip_member_text_file_and_size_bomb_guard(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "name", ["../x.txt", "..\\x.txt", "/etc/x.txt", "docs/../../x.txt", "C:/x.txt"]
+)
+def test_zip_member_named_outside_the_archive_is_reported(tmp_path: Path, name: str) -> None:
+    archive = tmp_path / "sly.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("fine.txt", "Fine title\n\nFine body.")
+        zf.writestr(zipfile.ZipInfo(name), "Sly title\n\nSly body.")
+    fine, sly = load(archive)
+    assert isinstance(fine, Article) and fine.text == "Fine body."
+    assert sly == LoadFailure(
+        f"{archive}!{name}",
+        "skipped: the member's name points outside the archive (an absolute path or '..'); "
+        "re-create the archive with relative names",
+    )
+
+
+def test_folder_does_not_follow_links_that_leave_it(tmp_path: Path) -> None:
+    outside = write(tmp_path, "outside/secret.txt", "Secret title\n\nSecret body.")
+    folder = tmp_path / "news"
+    inside = write(folder, "story.txt", "Story title\n\nStory body.")
+    (folder / "secret.txt").symlink_to(outside)
+    (folder / "again.txt").symlink_to(inside)
+    (folder / "elsewhere").symlink_to(outside.parent, target_is_directory=True)
+    results = load(folder)
+    failures = [r for r in results if isinstance(r, LoadFailure)]
+    assert sorted(failures, key=str) == [
+        LoadFailure(
+            str(folder / "elsewhere"),
+            f"skipped: a link to {outside.parent}, outside the folder {folder}; copy what it "
+            "points at into the folder, or name it directly",
+        ),
+        LoadFailure(
+            str(folder / "secret.txt"),
+            f"skipped: a link to {outside}, outside the folder {folder}; copy what it points "
+            "at into the folder, or name it directly",
+        ),
+    ]
+    assert [r.title for r in results if isinstance(r, Article)] == ["Story title"]
+
+
 def test_corrupt_zip_fails(tmp_path: Path) -> None:
     path = write(tmp_path, "broken.zip", b"PK\x03\x04 this is not really a zip")
     failure = only_failure(load(path))
@@ -343,6 +446,52 @@ def test_arabic_utf16_without_bom(tmp_path: Path) -> None:
     article = only_article(load(write(tmp_path, "ar16.txt", text.encode("utf-16-le"))))
     assert (article.title, article.language) == ("عنوان الخبر", "ar")
     assert article.text == "قال المتحدث إن الاجتماع سيعقد غداً في الرياض."
+
+
+ARABIC = "عنوان الخبر\n\nقال المتحدث إن الاجتماع سيعقد غداً في الرياض وأضاف أن الوفد سيصل صباحاً."
+
+
+@pytest.mark.parametrize("encoding", ["cp1256", "iso-8859-6"])
+def test_arabic_code_pages_are_guessed_and_named(tmp_path: Path, encoding: str) -> None:
+    text = ARABIC.replace("ً", "") if encoding == "iso-8859-6" else ARABIC  # no tanween there
+    path = write(tmp_path, "ar.txt", text.encode(encoding))
+    article = only_article(load(path))
+    assert (article.title, article.language) == ("عنوان الخبر", "ar")
+    assert article.text == text.split("\n\n")[1]
+    name = encoding.replace("iso-", "iso")
+    assert notes(path) == [
+        LoadNote(
+            str(path),
+            f"not UTF-8: decoded as {name} (a guess); re-save it as UTF-8 if the text looks wrong",
+        )
+    ]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("text", ["مرحباالعالمالعربي", "中华人民共和国北京市朝阳区"])
+def test_utf16_without_bom_of_letters_only(tmp_path: Path, codec: str, text: str) -> None:
+    path = write(tmp_path, "letters.txt", text.encode(codec))
+    assert only_article(load(path)).text == text
+    assert [n.message for n in notes(path)] == [
+        f"not UTF-8: decoded as {codec} (a guess); re-save it as UTF-8 if the text looks wrong"
+    ]
+
+
+def test_mixed_utf8_and_latin1_decodes_each_part_and_says_so(tmp_path: Path) -> None:
+    data = "Café opens\n\nThe café opened. ".encode() + b"Its caf\xe9 au lait costs \xa33."
+    path = write(tmp_path, "mixed.txt", data)
+    assert only_article(load(path)).text == "The café opened. Its café au lait costs £3."
+    assert notes(path) == [
+        LoadNote(
+            str(path),
+            "mixes UTF-8 with 2 bytes that are not (the first at byte 38): read those as "
+            "cp1252; check the text, and re-save the file as UTF-8",
+        )
+    ]
+
+
+def test_utf8_file_has_no_note(tmp_path: Path) -> None:
+    assert notes(write(tmp_path, "plain.txt", ENCODED)) == []
 
 
 def test_windows_line_ends_become_newlines(tmp_path: Path) -> None:

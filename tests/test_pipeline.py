@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import Backend
 
 from assistant.api import Assistant
 from core.chroma import ChromaStore
 from core.embedder import HashingEmbedder
-from core.errors import StoreError
+from core.errors import StoreConnectionError, StoreError
 from core.settings import Settings
 
 ROOT = Path(__file__).parent.parent
@@ -116,6 +117,34 @@ def test_a_failed_write_is_rolled_back_and_named(
         assert failing.remove_orphans() == 0  # the rollback left no parts behind
     finally:
         failing.close()
+
+
+class DroppedConnection(ChromaStore):
+    """A server that drops the connection while the article records are written."""
+
+    def _upsert(self, collection: Any, *args: Any) -> None:
+        if collection is self._articles:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        super()._upsert(collection, *args)
+
+
+def test_a_dropped_server_connection_ends_the_run_with_the_fix(
+    backend: Backend, tmp_path: Path
+) -> None:
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.txt").write_text(f"Story {name}\nA sentence. Another one.\n")
+    dropping = DroppedConnection(backend.client(), backend.collection, location="http://db:8000")
+    try:
+        broken = Assistant(Settings(), store=dropping, embedder=HashingEmbedder())
+        with pytest.raises(StoreConnectionError) as raised:
+            broken.ingest([tmp_path])
+        assert str(raised.value).startswith(
+            "the Chroma server at http://db:8000 stopped answering (RemoteProtocolError: Server "
+            "disconnected without sending a response.); check that `chroma run` is still running"
+        )
+        assert dropping.count_articles() == 0
+    finally:
+        dropping.close()
 
 
 class KilledBeforeTheRecords(FailingRecords):

@@ -10,6 +10,7 @@ import logging
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from core.errors import LoadError, ModelError, NewsAssistantError, SettingsError
 from core.settings import Settings, UISettings
 from core.store import ArticleDetail, StoredArticle
 from core.types import Answer, Citation, Evidence, Filters
-from ingest.load import LoadFailure
+from ingest.load import LoadFailure, LoadNote
 from ingest.pipeline import IngestSummary
 
 AR_TEXT = (
@@ -339,10 +340,12 @@ def test_answer_pieces_grow_line_by_line() -> None:
 def test_summary_lists_counts_and_each_failure() -> None:
     summary = IngestSummary(articles=2, sentences=30, chunks=5, unchanged=1)
     summary.failures.append(LoadFailure("/tmp/gradio/abc/x.bad", "not UTF-8 <really>"))
-    html = render.summary_html(summary, ["/tmp/gradio/abc/x.bad"])
+    summary.notes.append(LoadNote("/tmp/gradio/abc/old.txt", "decoded as cp1256 (a guess)"))
+    html = render.summary_html(summary, ["/tmp/gradio/abc/x.bad", "/tmp/gradio/abc/old.txt"])
     shown = text_of(tree(html))
     assert "articles: 2" in shown and "unchanged: 1" in shown and "failed: 1" in shown
     assert "x.bad: not UTF-8 <really>" in shown and "/tmp/gradio" not in shown
+    assert "old.txt: decoded as cp1256 (a guess)" in shown
 
 
 def test_articles_table() -> None:
@@ -352,6 +355,13 @@ def test_articles_table() -> None:
         ["en1", EN.title, "Reuters", ""],
     ]
     assert "0 articles stored" in render.articles_html([])
+
+
+def test_articles_table_elides_a_long_title_and_keeps_it_in_the_tooltip() -> None:
+    long = replace(EN, title="A very long headline " * 10)
+    cell = tree(render.articles_html([long])).findall(".//tbody/tr/td")[1]
+    assert len(text_of(cell)) <= render.MAX_TITLE_SHOWN and text_of(cell).endswith("…")
+    assert cell.get("title") == long.title
 
 
 # ---- callbacks -----------------------------------------------------------------------------

@@ -128,6 +128,8 @@ def _ingest(assistant: Assistant, args: argparse.Namespace) -> int:
                 "are kept; run the same command again to go on (stored articles are skipped)"
             )
             return 130
+    for note in summary.notes:
+        err.print(f"[yellow]note[/yellow] {quoted(note.origin)}: {quoted(note.message)}")
     for failure in summary.failures:
         err.print(f"[red]failed[/red] {quoted(failure.origin)}: {quoted(failure.reason)}")
     for duplicate in summary.duplicates:

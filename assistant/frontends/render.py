@@ -16,6 +16,7 @@ from pathlib import Path
 from core.language import detect_language
 from core.store import ArticleDetail, StoredArticle
 from core.types import Answer, Citation, Evidence
+from ingest.articles import cut_at_word
 from ingest.pipeline import IngestSummary
 
 ArticleLookup = Callable[[str], ArticleDetail | None]
@@ -25,6 +26,7 @@ EMPTY_SOURCES = '<p class="na-empty">The sources of each answer appear here.</p>
 PENDING = '<div class="na-pending" dir="auto">Searching the articles…</div>'
 CONTEXT_CHARS = 300  # at most this much of the paragraph is shown on each side of a sentence
 MAX_ROWS = 500  # articles listed in the table; the count says how many more are stored
+MAX_TITLE_SHOWN = 90  # characters of a title in the articles table; the rest is in its tooltip
 NEAREST_SHOWN = 3  # evidence sentences shown for an unanswered question without citations
 
 _NOT_ANSWERED = {"ar": "لا إجابة في المقالات", "en": "Not answered"}
@@ -238,7 +240,8 @@ def _origin(origin: str, folders: Iterable[str]) -> str:
 
 
 def summary_html(summary: IngestSummary, uploaded: Sequence[str] = ()) -> str:
-    """What an ingestion did: the counts, then every failure with its reason."""
+    """What an ingestion did: the counts, every failure with its reason, then the notes (a
+    guessed encoding)."""
     folders = {str(Path(p).parent) for p in uploaded}
     counts = (
         f"articles: {summary.articles} · sentences: {summary.sentences} · "
@@ -249,14 +252,20 @@ def summary_html(summary: IngestSummary, uploaded: Sequence[str] = ()) -> str:
         f'<li dir="auto"><bdi>{escape(_origin(f.origin, folders))}</bdi>: {escape(f.reason)}</li>'
         for f in summary.failures
     )
+    notes = "".join(
+        f'<li dir="auto"><bdi>{escape(_origin(n.origin, folders))}</bdi>: {escape(n.message)}</li>'
+        for n in summary.notes
+    )
     listed = f'<ul class="na-failures">{failures}</ul>' if failures else ""
-    return f'<div class="na-summary"><p>{counts}</p>{listed}</div>'
+    noted = f'<ul class="na-notes">{notes}</ul>' if notes else ""
+    return f'<div class="na-summary"><p>{counts}</p>{listed}{noted}</div>'
 
 
 def articles_html(articles: Sequence[StoredArticle]) -> str:
-    """The stored articles as a table (id, title, source, date); long lists are cut."""
+    """The stored articles as a table (id, title, source, date); long lists are cut, long
+    titles elided (the whole title is the cell's tooltip)."""
     rows = "".join(
-        f"<tr><td><code>{escape(a.id)}</code></td><td dir='auto'>{escape(a.title)}</td>"
+        f"<tr><td><code>{escape(a.id)}</code></td>{_title_cell(a.title)}"
         f"<td dir='auto'>{escape(a.source)}</td><td>{escape(a.date)}</td></tr>"
         for a in articles[:MAX_ROWS]
     )
@@ -265,3 +274,8 @@ def articles_html(articles: Sequence[StoredArticle]) -> str:
     head = "<tr><th>id</th><th>title</th><th>source</th><th>date</th></tr>"
     table = f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>" if articles else ""
     return f'<div class="na-articles"><p>{count}</p>{table}</div>'
+
+
+def _title_cell(title: str) -> str:
+    shown = escape(cut_at_word(title, MAX_TITLE_SHOWN))
+    return f"<td dir='auto' title='{escape(title)}'>{shown}</td>"

@@ -21,6 +21,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 import gradio as gr
 
 from assistant.frontends import render
+from assistant.frontends.login import login_check
 from core.errors import NewsAssistantError
 from core.settings import Settings, UISettings
 from core.store import ArticleDetail, StoredArticle
@@ -355,11 +356,12 @@ def _articles_tab(calls: Callbacks, source: gr.Dropdown) -> gr.HTML:
 
 def launch(app: gr.Blocks, settings: UISettings, **overrides: Any) -> str:
     """Serve `app` on the settings' host and port (127.0.0.1:7860 by default), behind a login
-    when one is set; `overrides` go to `Blocks.launch`. Returns the local URL."""
+    when one is set (failed logins slow down: see login.py); `overrides` go to
+    `Blocks.launch`. Returns the local URL."""
     options: dict[str, Any] = {
         "server_name": settings.host,
         "server_port": settings.port,
-        "auth": settings.auth(),
+        "auth": login_check(settings),
         "max_file_size": int(settings.max_upload_mb * 1024 * 1024),
         "css": CSS,
     }
