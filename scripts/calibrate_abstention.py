@@ -4,8 +4,9 @@ weights are fitted on training data (training/abstention.py, `make fit-abstentio
 Half of the 48 articles go into a store; questions about them must be answered, questions about
 the other half must not. Three settings: ar->ar and en->en (store of ar+en halves) and en->ar
 (store of the Arabic half only), plus news titles (SaudiNewsNet titles of stored articles and of
-others). Prints, per setting, how often the shipped evidence model (assistant/ask/select.py,
-weights in settings) answers in-store questions and refuses out-of-store ones.
+others). Prints, per setting, how often the product's evidence selector (assistant/ask/select.py,
+weights in settings; with NEWS_ASSISTANT_READER__ENABLED=true, the reader's weights) answers
+in-store questions and refuses out-of-store ones.
 """
 
 from __future__ import annotations
@@ -15,8 +16,21 @@ import json
 import tempfile
 from pathlib import Path
 
-from assistant import Assistant, Calibration, Settings, with_location
-from training.abstention import Sample, features, rates
+from assistant import Assistant, Settings, read_question, with_location
+
+
+def answers(assistant: Assistant, questions: list[str]) -> list[bool]:
+    """Whether the product's pipeline answers each question (its selector's decision)."""
+    pipeline = assistant.pipeline()
+    decided = []
+    for question in map(read_question, questions):
+        vector = pipeline.embed(question)
+        ranked = pipeline.rank(question, vector=vector)
+        decided.append(pipeline.selector.select(question, vector, ranked).answerable)
+    return decided
+
+
+Sample = tuple[list[bool], list[bool]]  # decisions on in-store and on out-of-store questions
 
 
 def xquad_articles(folder: Path, lang: str) -> list[dict[str, object]]:
@@ -52,7 +66,7 @@ def news_titles(root: Path, path: Path, n: int) -> Sample:
     assistant = Assistant(with_location(Settings(), str(root / "news")))
     stored = {r["title"] for r in rows[:n] if r.get("title")}
     others = [r["title"] for r in rows[n:] if r.get("title") and r["title"] not in stored]
-    return Sample(features(assistant, sorted(stored)), features(assistant, others))
+    return answers(assistant, sorted(stored)), answers(assistant, others)
 
 
 def main() -> None:
@@ -66,7 +80,6 @@ def main() -> None:
         default=Path("../shared/data/saudinewsnet/sample_1000.jsonl"),
         help="SaudiNewsNet articles: their titles are the short, news-like queries",
     )
-    parser.add_argument("--dump", type=Path, help="write every question's features as JSON")
     args = parser.parse_args()
     ar, en = xquad_articles(args.data, "ar"), xquad_articles(args.data, "en")
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,21 +92,17 @@ def main() -> None:
         for name, (assistant, articles) in settings.items():
             inside = [q for a in articles[:24] for q in a["questions"]][::4][: args.per_side]  # type: ignore[attr-defined]
             outside = [q for a in articles[24:] for q in a["questions"]][::4][: args.per_side]  # type: ignore[attr-defined]
-            samples[name] = Sample(features(assistant, inside), features(assistant, outside))
+            samples[name] = answers(assistant, inside), answers(assistant, outside)
         if args.news.exists():
             samples["news titles"] = news_titles(root, args.news, args.per_side)
-    if args.dump:
-        args.dump.write_text(json.dumps({k: [s.inside, s.outside] for k, s in samples.items()}))
     report(samples)
 
 
 def report(samples: dict[str, Sample]) -> None:
-    settings = Settings()
-    cfg = settings.abstention
-    model = Calibration(cfg.weights, cfg.bias, settings.answer.min_confidence)
-    print("setting      shipped model: answers in-store / refuses out-of-store")
-    for name, sample in samples.items():
-        answered, refused = rates(model, sample)
+    print("setting      answers in-store / refuses out-of-store")
+    for name, (inside, outside) in samples.items():
+        answered = sum(inside) / max(1, len(inside))
+        refused = 1 - sum(outside) / max(1, len(outside))
         print(f"{name:12} {answered:6.1%} / {refused:6.1%}")
 
 
