@@ -82,9 +82,10 @@ class AbstentionSettings(BaseModel):
     )
     bias: float = Field(-73.958, description="Intercept.")
     reader_weights: tuple[float, float, float, float, float, float] | None = Field(
-        (63.911, 2.782, 4.016, 0.256, 3.85, 7.022),
+        (63.911, 2.782, 4.016, 0.256, 3.85, 0.0),
         description="Weights over (dense, margin, coverage, words, has_answer, cross), used when "
-        "the reader read the evidence (has_answer: its best probability); None: `weights`.",
+        "the reader read evidence in the question's language (has_answer: its best "
+        "probability); None: `weights` always.",
     )
     reader_bias: float = Field(-58.525, description="Intercept with `reader_weights`.")
     fitted_for: str = Field(

@@ -176,3 +176,21 @@ def test_the_readers_weights_decide_when_the_reader_read() -> None:
     unsure = model.select(question, vector, [record.scored(has_answer=0.2)])
     assert not unsure.answerable
     assert len(model.features(question, vector, [record.scored(has_answer=0.9)])) == 5
+
+
+def test_cross_lingual_evidence_is_decided_without_the_reader() -> None:
+    embedder = HashingEmbedder(dim=64)
+    settings = AbstentionSettings(
+        weights=(0.0, 0.0, 0.0, 0.0, 0.0),
+        bias=-5.0,  # never answers
+        reader_weights=(0.0, 0.0, 0.0, 0.0, 20.0, 0.0),
+        reader_bias=-10.0,
+        fitted_for=embedder.name,
+    )
+    model = EvidenceModel(settings, Background(embedder), min_confidence=0.5)
+    question = read_question("How many people were killed?")
+    vector = embedder.embed_queries([question.search_text])[0]
+    arabic = SentenceRecord(
+        "a:h:s0", "a", "T", "S", "", "2015-01-01", "ar", 0, 0, 12, "قتل عشرة أشخاص."
+    )
+    assert not model.select(question, vector, [arabic.scored(has_answer=0.9)]).answerable

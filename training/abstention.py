@@ -196,7 +196,8 @@ def collect(
         )
         for name, (inside, outside) in per_set.items()
     }
-    samples[CROSS] = Sample([], cross_unrelated(ask, per_set, args.per_side, rng))
+    if not args.reader:  # the reader's weights decide same-language evidence only
+        samples[CROSS] = Sample([], cross_unrelated(ask, per_set, args.per_side, rng))
     return samples
 
 

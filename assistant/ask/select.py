@@ -130,7 +130,8 @@ class EvidenceModel:
     """Logistic weights over (dense, margin, coverage, words, cross): `words` matters since
     short questions match their sentences with lower similarity than long ones; `cross`
     since cross-lingual similarities run lower. With `reader_weights`, questions whose best
-    sentences the reader read are decided on its has-answer probability too."""
+    sentences the reader read, in the question's language, are decided on its has-answer
+    probability too."""
 
     def __init__(
         self, settings: AbstentionSettings, background: Background, min_confidence: float
@@ -159,7 +160,9 @@ class EvidenceModel:
         found = self.signals(question, vector, ranked)
         if found is None:
             return Selection(list(ranked), 0.0, False)
-        reading = self.reading is not None and found.read >= 0
+        # the reader was trained on same-language pairs only: across languages its
+        # probability says little (about 0.01-0.05 even for the right sentence)
+        reading = self.reading is not None and found.read >= 0 and not found.cross
         model = self.reading if reading and self.reading else self.calibration
         features = found.values(reading)
         return Selection(list(ranked), model.confidence(features), model.answers(features))
