@@ -21,7 +21,7 @@ from assistant.ask.retrieve import Retriever
 from assistant.ask.select import EvidenceSelector
 from assistant.chain import NewsRetriever, answer_runnable
 from core.chroma import open_store
-from core.embedder import Embedder, build_embedder
+from core.embedder import Embedder, build_embedder, use_threads
 from core.errors import QuestionError, StoreError
 from core.settings import Settings
 from core.store import ArticleStore, StoredArticle
@@ -162,7 +162,8 @@ class Assistant:
 
     def pipeline(self) -> AnswerPipeline:
         """The answer pipeline over this store (built on first use), once the store holds
-        articles in the current layout."""
+        articles in the current layout. Every use of asking starts here, so this is where torch
+        gets its threads for asking (`embedder.ask_threads`)."""
         with self._building:
             if self._pipeline is None:
                 self._check_readable()
@@ -172,6 +173,7 @@ class Assistant:
                     self.settings, self.store, self.embedder, **vars(self._parts)
                 )
         self._check_not_empty()
+        use_threads(self.settings.embedder.threads_for("ask"))
         return self._pipeline
 
     def _check_not_empty(self) -> None:
@@ -228,7 +230,11 @@ class Assistant:
 
     def _ingestor(self) -> Ingestor:
         return Ingestor(
-            self.store, self.embedder, chunks=self.settings.chunks, limits=self.settings.ingest
+            self.store,
+            self.embedder,
+            chunks=self.settings.chunks,
+            limits=self.settings.ingest,
+            threads=self.settings.embedder.threads_for("ingest"),
         )
 
 

@@ -514,7 +514,9 @@ class ChromaStore:
     def _nearest(
         self, collection: Collection, vector: np.ndarray, k: int, filters: Filters | None
     ) -> list[tuple[str, str, Mapping[str, Any], float]]:
-        """(id, document, metadata, cosine distance) of the `k` records nearest `vector`."""
+        """(id, document, metadata, cosine distance) of the `k` records nearest `vector`. A
+        record deleted while it was searched is left out: Chroma finds ids in its vector index
+        and reads their metadata after, which is None for an id deleted in between."""
         if k <= 0:
             return []
         found = collection.query(
@@ -530,7 +532,7 @@ class ChromaStore:
             (found["distances"] or [[]])[0],
             strict=True,
         )
-        return [(i, doc, meta, float(dist)) for i, doc, meta, dist in rows]
+        return [(i, doc, meta, float(dist)) for i, doc, meta, dist in rows if meta is not None]
 
     def _spellings(self, filters: Filters | None) -> list[str]:
         """The stored sources equal to the filter's source but for case ("BBC" for "bbc")."""

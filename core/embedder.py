@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -116,7 +116,7 @@ def build_embedder(settings: EmbedderSettings) -> Embedder:
     model, batch_size = settings.model, settings.batch_size
     if model == "hashing":
         return HashingEmbedder()
-    _set_threads(settings.threads)
+    _limit_blas()
     if model == DEFAULT_MODEL:
         from core.e5_model import ensure_e5_model
 
@@ -127,14 +127,21 @@ def build_embedder(settings: EmbedderSettings) -> Embedder:
     return SentenceTransformerEmbedder(_load_st(model, local=False), model, batch_size=batch_size)
 
 
-def _set_threads(threads: int) -> None:
-    """Torch gets the cores; numpy's BLAS gets one thread, since the two fighting over the same
-    cores doubled query latency once stores held more than about a thousand vectors."""
-    import torch
+def _limit_blas() -> None:
+    """Numpy's BLAS gets one thread: it and torch fighting over the same cores doubled query
+    latency once stores held more than about a thousand vectors."""
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(threads or os.cpu_count() or 1)
     threadpool_limits(1, user_api="blas")
+
+
+def use_threads(threads: int) -> None:
+    """Give torch `threads` threads for the use that starts now (asking or ingesting: see
+    EmbedderSettings.threads_for). The count is process-wide, so each use sets its own when it
+    starts; nothing happens while torch is not loaded (the hashing embedder never loads it)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def _load_st(name_or_path: str, *, local: bool) -> SentenceTransformer:

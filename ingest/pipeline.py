@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.embedder import Embedder
+from core.embedder import Embedder, use_threads
 from core.errors import NewsAssistantError, StoreConnectionError
 from core.settings import ChunkSettings, IngestSettings
 from core.store import ArticleStore, ArticleWrite
@@ -113,7 +113,8 @@ def prepare(article: Article, embedder: Embedder, plan: ChunkSettings) -> Prepar
 
 
 class Ingestor:
-    """Runs ingestion into one store with one embedder; `progress` is called after each item."""
+    """Runs ingestion into one store with one embedder; `progress` is called after each item.
+    `threads`: torch threads for embedding (set before each batch), None to leave them."""
 
     def __init__(
         self,
@@ -122,9 +123,11 @@ class Ingestor:
         *,
         chunks: ChunkSettings,
         limits: IngestSettings,
+        threads: int | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
+        self.threads = threads  # torch threads set before each batch is embedded; None: as set
         self.plan = chunks
         self.batch_chunks = limits.batch_chunks
         self.max_bytes = limits.max_bytes
@@ -246,6 +249,8 @@ class Ingestor:
         texts = [
             t for p in pending for t in [c.text for c in p.chunks] + [s.text for s in p.sentences]
         ]
+        if self.threads is not None:  # again each batch: an ask in between may have changed it
+            use_threads(self.threads)
         vectors = self.embedder.embed_passages(texts)
         self._wait_for_writes(summary)
         if self._writer is None:

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
         settings = with_location(Settings(), str(store_dir))
         settings = settings.model_copy(
             update={
-                "embedder": settings.embedder.model_copy(update={"threads": args.threads}),
+                "embedder": settings.embedder.model_copy(update={"ingest_threads": args.threads}),
             }
         )
         started = time.perf_counter()
