@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.ask.question import read_question
+from assistant.ask.question import Question, read_question
 from assistant.ask.select import (
     Background,
     Calibration,
@@ -154,18 +154,24 @@ def test_collect_asks_the_product_about_stored_and_other_paragraphs(
     assert all(row[4] == 1.0 for row in samples[CROSS].outside)  # asked of the other language
 
 
-def test_the_readers_weights_decide_when_the_reader_read() -> None:
+def reading_model() -> tuple[EvidenceModel, Question, np.ndarray]:
+    """A model whose base weights never answer and whose reader weights answer when the
+    reader's probability is over 0.5; an English count question and its vector."""
     embedder = HashingEmbedder(dim=64)
     settings = AbstentionSettings(
         weights=(0.0, 0.0, 0.0, 0.0, 0.0),
-        bias=-5.0,  # never answers
+        bias=-5.0,
         reader_weights=(0.0, 0.0, 0.0, 0.0, 20.0, 0.0),
-        reader_bias=-10.0,  # answers when the reader's probability is over 0.5
+        reader_bias=-10.0,
         fitted_for=embedder.name,
     )
     model = EvidenceModel(settings, Background(embedder), min_confidence=0.5)
     question = read_question("How many people were killed?")
-    vector = embedder.embed_queries([question.search_text])[0]
+    return model, question, embedder.embed_queries([question.search_text])[0]
+
+
+def test_the_readers_weights_decide_when_the_reader_read() -> None:
+    model, question, vector = reading_model()
     record = SentenceRecord(
         "a:h:s0", "a", "T", "S", "", "2015-01-01", "en", 0, 0, 20, "Ten people were killed."
     )
@@ -179,17 +185,7 @@ def test_the_readers_weights_decide_when_the_reader_read() -> None:
 
 
 def test_cross_lingual_evidence_is_decided_without_the_reader() -> None:
-    embedder = HashingEmbedder(dim=64)
-    settings = AbstentionSettings(
-        weights=(0.0, 0.0, 0.0, 0.0, 0.0),
-        bias=-5.0,  # never answers
-        reader_weights=(0.0, 0.0, 0.0, 0.0, 20.0, 0.0),
-        reader_bias=-10.0,
-        fitted_for=embedder.name,
-    )
-    model = EvidenceModel(settings, Background(embedder), min_confidence=0.5)
-    question = read_question("How many people were killed?")
-    vector = embedder.embed_queries([question.search_text])[0]
+    model, question, vector = reading_model()
     arabic = SentenceRecord(
         "a:h:s0", "a", "T", "S", "", "2015-01-01", "ar", 0, 0, 12, "قتل عشرة أشخاص."
     )

@@ -114,7 +114,7 @@ def qa_data(tmp_path: Path) -> Path:
         (root / left_out).mkdir()
         (root / left_out / "development.json").write_text("not json: must never be read")
     table = "file\tquestion_id\teval_set\tparagraph_8gram_share\tidentical_question\n"
-    table += f"ar-arcd-train/arcd-train.json\t{OVERLAP_ID}\ttydiqa-goldp-dev-ar\t0.43\tno\n"
+    table += f"ar-arcd-train/arcd-train.json\t{OVERLAP_ID}\tan-evaluation-set\t0.43\tno\n"
     (root / "eval_overlap.tsv").write_text(table)
     return root
 
