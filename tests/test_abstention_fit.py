@@ -181,7 +181,8 @@ def test_the_readers_weights_decide_when_the_reader_read() -> None:
     assert sure.answerable and sure.confidence > 0.99
     unsure = model.select(question, vector, [record.scored(has_answer=0.2)])
     assert not unsure.answerable
-    assert len(model.features(question, vector, [record.scored(has_answer=0.9)])) == 5
+    found = model.signals(question, vector, [record.scored(has_answer=0.9)])
+    assert found is not None and len(found.values(reading=False)) == 5
 
 
 def test_cross_lingual_evidence_is_decided_without_the_reader() -> None:

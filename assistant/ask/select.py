@@ -162,17 +162,10 @@ class EvidenceModel:
             return Selection(list(ranked), 0.0, False)
         # the reader was trained on same-language pairs only: across languages its
         # probability says little (about 0.01-0.05 even for the right sentence)
-        reading = self.reading is not None and found.read >= 0 and not found.cross
-        model = self.reading if reading and self.reading else self.calibration
-        features = found.values(reading)
+        reading = self.reading if found.read >= 0 and not found.cross else None
+        model = reading or self.calibration
+        features = found.values(reading is not None)
         return Selection(list(ranked), model.confidence(features), model.answers(features))
-
-    def features(
-        self, question: Question, vector: np.ndarray, ranked: Sequence[SentenceRecord]
-    ) -> Features:
-        """The base model's inputs for candidates ranked best first (none when there are none)."""
-        found = self.signals(question, vector, ranked)
-        return found.values(reading=False) if found else ()
 
     def signals(
         self, question: Question, vector: np.ndarray, ranked: Sequence[SentenceRecord]
