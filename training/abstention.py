@@ -120,12 +120,10 @@ def fit(samples: dict[str, Sample]) -> tuple[list[float], float]:
     """The monolingual weights by logistic regression on every setting but CROSS, then the
     `cross` weight that gives CROSS's unrelated questions the monolingual false-answer rate."""
     mono = [s for name, s in samples.items() if name != CROSS]
-    weights, bias = logistic(
-        [r for s in mono for r in s.inside], [r for s in mono for r in s.outside]
-    )
-    model = Calibration((*weights, 0.0), bias, 0.5)
     outside = [r for s in mono for r in s.outside]
-    false_rate = sum(model.answers(r) for r in outside) / max(1, len(outside))
+    weights, bias = logistic([r for s in mono for r in s.inside], outside)
+    model = Calibration((*weights, 0.0), bias, 0.5)
+    false_rate = 1.0 - rates(model, Sample([], outside))[1]
     cross = samples.get(CROSS)
     shift = 0.0
     if cross and cross.outside:
