@@ -16,6 +16,7 @@ from evaluation.run import Plan
 
 SAMPLE = Path("saudinewsnet") / "sample_1000.jsonl"
 CORPUS = Path("saudinewsnet") / "zips"
+ENGLISH = Path("bbc_news") / "bbc"
 
 
 class EvalError(NewsAssistantError):
@@ -36,8 +37,9 @@ def configure(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "data",
         type=Path,
-        help="the XQuAD-R folder (ar.json, en.json), or a data folder holding xquad-r/ and "
-        "saudinewsnet/ (sample_1000.jsonl for distractors, zips/ for the large store)",
+        help="the XQuAD-R folder (ar.json, en.json), or a data folder holding xquad-r/, "
+        "saudinewsnet/ (sample_1000.jsonl for distractors, zips/ for the large store) and "
+        "bbc_news/bbc/ (English distractors beside the Arabic articles)",
     )
     command.add_argument("--out", type=Path, default=Path("bench-out/eval"), help="report folder")
     command.add_argument(
@@ -46,7 +48,12 @@ def configure(command: argparse.ArgumentParser) -> None:
     command.add_argument("--distractors", type=Path, help="news JSONL added in a second run")
     command.add_argument("--corpus", type=Path, help="SaudiNewsNet zips for the large store")
     command.add_argument("--large", type=int, default=10_000, help="articles in the large store")
+    command.add_argument(
+        "--english-distractors", type=Path, help="folder of English news .txt (BBC News)"
+    )
+    command.add_argument("--english", type=int, default=1000, help="English distractors")
     command.add_argument("--no-distractors", action="store_true", help="skip the second run")
+    command.add_argument("--no-english-distractors", action="store_true", help="skip the third run")
     command.add_argument("--no-large", action="store_true", help="skip the large latency store")
     command.add_argument("--articles", type=int, help="only the first N XQuAD-R articles")
     command.add_argument("--questions", type=int, help="only the first N questions per setting")
@@ -63,13 +70,21 @@ def plan_from(args: argparse.Namespace) -> Plan:
         )
     distractors = args.distractors or _present(data / SAMPLE)
     corpus = args.corpus or _present(data / CORPUS)
-    for flag, path in (("--distractors", args.distractors), ("--corpus", args.corpus)):
+    english = args.english_distractors or _present(data / ENGLISH)
+    flags = (
+        ("--distractors", args.distractors),
+        ("--corpus", args.corpus),
+        ("--english-distractors", args.english_distractors),
+    )
+    for flag, path in flags:
         if path is not None and not path.exists():
             raise EvalError(f"{flag} {path}: no such file or folder")
     return Plan(
         xquad=xquad,
         work=args.work.expanduser(),
         distractors=None if args.no_distractors else distractors,
+        english_distractors=None if args.no_english_distractors else english,
+        english=args.english,
         corpus=None if args.no_large else corpus,
         large=args.large,
         articles=args.articles,

@@ -1,12 +1,15 @@
-"""SaudiNewsNet subsets: the first n distinct articles of the corpus, as one JSONL file.
+"""News subsets for the evaluation's distractors and latency stores.
 
-The corpus ships as one zip per day (`YYYY-MM-DD.zip`, each holding a JSON array); a folder of
-those zips or a JSONL file both work. The subset is deterministic (days in order, articles in
-file order, duplicates by url dropped), so a store built from it once can be reused.
+SaudiNewsNet (Arabic) ships as one zip per day (`YYYY-MM-DD.zip`, each holding a JSON array); a
+folder of those zips or a JSONL file both work; its subset is the first n distinct articles
+(days in order, articles in file order, duplicates by url dropped). BBC News (English) is a
+folder of one .txt per article in one folder per category; its subset takes the categories in
+turn (files sorted by name). Both are deterministic, so a store built from one can be reused.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import zipfile
 from collections.abc import Iterator
@@ -53,3 +56,16 @@ def write_subset(source: Path, n: int, out: Path) -> Path:
     if not out.exists() or out.read_text(encoding="utf-8") != "\n".join(rows) + "\n":
         out.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return out
+
+
+def spread_files(folder: Path, n: int, pattern: str = "*.txt") -> list[Path]:
+    """`n` files of `folder`'s subfolders (categories), taking one from each in turn, each
+    subfolder's files sorted by name; files directly in `folder` count as one category."""
+    groups: dict[Path, list[Path]] = {}
+    for path in sorted(folder.rglob(pattern)):
+        groups.setdefault(path.parent, []).append(path)
+    rounds = itertools.zip_longest(*groups.values())
+    chosen = [path for row in rounds for path in row if path is not None][:n]
+    if len(chosen) < n:
+        raise ValueError(f"{folder} holds only {len(chosen)} {pattern} files; asked for {n}")
+    return chosen

@@ -1,8 +1,12 @@
 """One evaluation run: build fresh stores, ask every question of every system, measure speed.
 
 Stores: the Arabic articles in one store (asked by Arabic questions, and by English questions
-for the cross-lingual setting), the English articles in another. With distractors, a store of
-the news articles is built once, copied, and each copy gets one language's XQuAD-R articles.
+for the cross-lingual setting), the English articles in another (asked by English questions,
+and by Arabic ones). With distractors, a store of the news articles is built once, copied, and
+each copy gets one language's XQuAD-R articles: Arabic news (SaudiNewsNet) beside both
+languages' articles, and English news (BBC) beside the Arabic articles, where English questions
+must find their Arabic answer among English sentences of other stories. The news stores are
+kept in the work folder and reused by later runs (they do not depend on the answering code).
 Every store also holds the LangChain baseline's own collection of 1000-character chunks, so
 all three systems see the same articles.
 """
@@ -29,7 +33,7 @@ from assistant import (
     with_location,
 )
 from evaluation.metrics import Paragraphs, Score, score, summarize
-from evaluation.news import write_subset
+from evaluation.news import spread_files, write_subset
 from evaluation.speed import measure_ingest, measure_latency, news_questions
 from evaluation.systems import (
     Bm25Baseline,
@@ -44,7 +48,13 @@ from evaluation.systems import (
 )
 from evaluation.xquad import Corpus, Gold, load_corpus
 
-SETTINGS = (("ar->ar", "ar", "ar"), ("en->en", "en", "en"), ("en->ar", "en", "ar"))
+# (name, question language, article language)
+SETTINGS = (
+    ("ar->ar", "ar", "ar"),
+    ("en->en", "en", "en"),
+    ("en->ar", "en", "ar"),
+    ("ar->en", "ar", "en"),
+)
 SYSTEMS = ("BM25", "LangChain", "news-assistant")
 MAX_EXAMPLES = 8
 
@@ -64,12 +74,16 @@ class Silent:
 @dataclass(frozen=True)
 class Plan:
     """What to run. `distractors`: a JSONL of news articles added to the stores in a second
-    run; `corpus`: SaudiNewsNet (folder of zips or JSONL) for the large latency store, kept in
-    `work` and reused; `articles`/`questions` cut the run down (first N of each)."""
+    run; `english_distractors`: a folder of English news .txt files (BBC News), `english`
+    of them added to the Arabic store in a third run; `corpus`: SaudiNewsNet (folder of zips or
+    JSONL) for the large latency store, kept in `work` and reused; `articles`/`questions` cut
+    the run down (first N of each)."""
 
     xquad: Path
     work: Path
     distractors: Path | None = None
+    english_distractors: Path | None = None
+    english: int = 1000
     corpus: Path | None = None
     large: int = 10_000
     articles: int | None = None
@@ -151,6 +165,12 @@ def run_eval(
             stores = _distractor_stores(run, root, plan.distractors, news, results["speed"])
             results["runs"][label] = _evaluate(run, stores)
             checkpoint(results)
+        if plan.english_distractors is not None:
+            english = english_news(plan.english_distractors, plan.english)
+            label = f"XQuAD-R ar + {len(english):,} English news articles"
+            stores = {"ar": _beside_news(run, root, "english-news", english, "ar")}
+            results["runs"][label] = _evaluate(run, stores)
+            checkpoint(results)
     if plan.corpus is not None:
         large = _large_store(run, plan.corpus)
         questions = news_questions(_subset_path(plan), plan.latency_questions)
@@ -191,20 +211,50 @@ def _xquad_stores(run: Run, root: Path, ingest: dict[str, Any]) -> dict[str, Ass
 def _distractor_stores(
     run: Run, root: Path, source: Path, news: list[Article], speed: dict[str, Any]
 ) -> dict[str, Assistant]:
-    base = run.assistant(root / "news")
+    base = _news_store(run, "arabic-news", news)
     label = f"{len(news):,} news articles"
-    run.ingest(base, news, label)
     questions = news_questions(source, run.plan.latency_questions)
     step = run.tracker.phase(f"latency, {label}", len(questions))
     speed["latency"][label] = measure_latency(base, questions, lambda: step(1))
     base.store.close()
-    stores = {}
-    for lang, corpus in run.corpora.items():
-        folder = root / f"news+xquad-{lang}"
-        shutil.copytree(root / "news", folder)
-        stores[lang] = run.assistant(folder)
-        run.ingest(stores[lang], corpus.articles, f"XQuAD-R {lang} into a copy of the news store")
-    return stores
+    return {lang: _beside_news(run, root, "arabic-news", news, lang) for lang in run.corpora}
+
+
+def _news_store(run: Run, name: str, news: Sequence[Article]) -> Assistant:
+    """The store of `news` (and its LangChain chunks) in the work folder: built on the first
+    run, reused by the next ones (a store left unfinished is built again)."""
+    folder = run.plan.work / f"store-{name}-{len(news)}"
+    done = folder / "eval-complete"
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        assistant = run.assistant(folder)
+        run.ingest(assistant, news, f"{len(news):,} {name} articles (once)")
+        done.write_text(f"{len(news)} articles\n", encoding="utf-8")
+        return assistant
+    return run.assistant(folder)
+
+
+def _beside_news(
+    run: Run, root: Path, name: str, news: Sequence[Article], language: str
+) -> Assistant:
+    """A copy of the `name` news store with one language's XQuAD-R articles added."""
+    _news_store(run, name, news).store.close()
+    folder = root / f"{name}+xquad-{language}"
+    shutil.copytree(run.plan.work / f"store-{name}-{len(news)}", folder)
+    assistant = run.assistant(folder)
+    articles = run.corpora[language].articles
+    run.ingest(assistant, articles, f"XQuAD-R {language} into a copy of the {name} store")
+    return assistant
+
+
+def english_news(folder: Path, n: int) -> list[Article]:
+    """`n` English news articles from a folder of .txt files by category (BBC News), the
+    categories taken in turn; the source is named after the folder when the file has none."""
+    paths = spread_files(folder, n)
+    articles = [item for item in load_paths(paths) if isinstance(item, Article)]
+    if len(articles) < n:
+        raise RuntimeError(f"only {len(articles)} of {n} files in {folder} could be read")
+    return [dataclasses.replace(a, source=a.source or "BBC News") for a in articles]
 
 
 def _news_articles(path: Path) -> list[Article]:
@@ -241,9 +291,10 @@ def pairs(questions: Corpus, articles: Corpus) -> list[Gold]:
 
 
 def _evaluate(run: Run, stores: dict[str, Assistant]) -> dict[str, Any]:
+    """Every setting whose articles' language has a store (`stores` by that language)."""
     systems = {lang: _systems(run, assistant) for lang, assistant in stores.items()}
     settings, losses, details = {}, {}, []
-    for name, asked, over in SETTINGS:
+    for name, asked, over in [s for s in SETTINGS if s[2] in stores]:
         golds = pairs(run.corpora[asked], run.corpora[over])[: run.plan.questions]
         replies = _ask_all(run, name, systems[over], golds)
         paragraph_of = run.corpora[over].paragraph_of

@@ -12,8 +12,9 @@ import pytest
 
 from evaluation.command import EvalError, plan_from, save_results
 from evaluation.metrics import contains_answer, normalize_answer, score, summarize, token_f1
+from evaluation.news import spread_files
 from evaluation.report import write_report
-from evaluation.run import Plan, pairs, run_eval
+from evaluation.run import Plan, english_news, pairs, run_eval
 from evaluation.systems import Reply, Sentence, langchain_chunks
 from evaluation.xquad import Gold, check_answers, load_corpus
 
@@ -87,6 +88,20 @@ NEWS = [
 ]  # fmt: skip
 
 
+ENGLISH_NEWS = {
+    "business/001.txt": "Bank profits rise\n\nThe bank reported profits of 2 billion dollars.",
+    "business/002.txt": "Oil prices fall\n\nOil prices fell for a third day on Monday.",
+    "sport/001.txt": "Cup final\n\nThe home team won the cup final three goals to one.",
+}
+
+
+def write_english_news(folder: Path) -> Path:
+    for name, text in ENGLISH_NEWS.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
 def write_xquad(folder: Path) -> Path:
     """The fixture in XQuAD-R's layout: data -> paragraphs -> context, qas, sentences."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -125,12 +140,31 @@ def test_missing_xquad_folder_is_named(tmp_path: Path) -> None:
     args = argparse.Namespace(
         data=tmp_path, work=tmp_path / "w", distractors=None, corpus=None, large=10,
         no_distractors=False, no_large=False, articles=None, questions=None,
+        english_distractors=None, english=2, no_english_distractors=False,
     )  # fmt: skip
     with pytest.raises(EvalError, match="no XQuAD-R files"):
         plan_from(args)
     write_xquad(tmp_path / "xquad-r")
     plan = plan_from(args)
     assert plan.xquad == tmp_path / "xquad-r" and plan.distractors is None
+    assert plan.english_distractors is None
+    write_english_news(tmp_path / "bbc_news" / "bbc")
+    assert plan_from(args).english_distractors == tmp_path / "bbc_news" / "bbc"
+    args.english_distractors = tmp_path / "nowhere"
+    with pytest.raises(EvalError, match=r"--english-distractors .*nowhere: no such"):
+        plan_from(args)
+
+
+def test_english_news_takes_the_categories_in_turn(tmp_path: Path) -> None:
+    folder = write_english_news(tmp_path / "bbc")
+    assert [p.relative_to(folder).as_posix() for p in spread_files(folder, 3)] == [
+        "business/001.txt", "sport/001.txt", "business/002.txt",
+    ]  # fmt: skip
+    articles = english_news(folder, 2)
+    assert [a.title for a in articles] == ["Bank profits rise", "Cup final"]
+    assert {a.source for a in articles} == {"BBC News"} and articles[0].language == "en"
+    with pytest.raises(ValueError, match="only 3"):
+        spread_files(folder, 4)
 
 
 GOLD = Gold("q", "Who opened the festival?", "en", "art", 1, 120, 131, "Ahmed Salem")
@@ -187,23 +221,31 @@ def results(tmp_path_factory: pytest.TempPathFactory, e5_embedder: Any) -> dict[
     news.write_text("".join(json.dumps(n, ensure_ascii=False) + "\n" for n in NEWS))
     plan = Plan(
         xquad=write_xquad(root / "xquad-r"), work=root / "work", distractors=news,
-        latency_questions=4,
+        english_distractors=write_english_news(root / "bbc"), english=3, latency_questions=4,
     )  # fmt: skip
     return run_eval(plan, e5_embedder)
+
+
+RUNS = {
+    "XQuAD-R": ("ar->ar", "en->en", "en->ar", "ar->en"),
+    "XQuAD-R + 3 news articles": ("ar->ar", "en->en", "en->ar", "ar->en"),
+    "XQuAD-R ar + 3 English news articles": ("ar->ar", "en->ar"),
+}
 
 
 @pytest.mark.model
 def test_eval_runs_every_system_in_every_setting(results: dict[str, Any]) -> None:
     runs = results["runs"]
-    assert list(runs) == ["XQuAD-R", "XQuAD-R + 3 news articles"]
-    for run in runs.values():
-        for setting in ("ar->ar", "en->en", "en->ar"):
+    assert list(runs) == list(RUNS)
+    for name, run in runs.items():
+        assert tuple(run["settings"]) == RUNS[name]
+        for setting in RUNS[name]:
             for system in ("BM25", "LangChain", "news-assistant"):
                 figures = run["settings"][setting][system]
                 assert figures["questions"] == len(QUESTIONS)
                 percents = {k: v for k, v in figures.items() if not k.endswith("_ms")}
                 assert all(0 <= v <= 100 for k, v in percents.items() if k != "questions")
-        assert len(run["questions"]) == 3 * len(QUESTIONS)
+        assert len(run["questions"]) == len(RUNS[name]) * len(QUESTIONS)
     assert results["data"]["sentences"] == {"ar": 12, "en": 12}
 
 
@@ -220,6 +262,8 @@ def test_eval_figures_are_what_the_fixture_implies(results: dict[str, Any]) -> N
     assert clean["en->ar"]["BM25"]["recall@1"] <= 100 / len(QUESTIONS)
     with_news = results["runs"]["XQuAD-R + 3 news articles"]["settings"]
     assert with_news["ar->ar"]["news-assistant"]["recall@5"] == 100
+    with_english = results["runs"]["XQuAD-R ar + 3 English news articles"]["settings"]
+    assert with_english["en->ar"]["news-assistant"]["recall@5"] == 100
 
 
 @pytest.mark.model
@@ -235,7 +279,7 @@ def test_eval_measures_speed_and_writes_the_report(results: dict[str, Any], tmp_
     report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "XQuAD-R + 3 news articles" in report and "Ratio" in report
     rows = (tmp_path / "out" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(rows) == 2 * 3 * len(QUESTIONS)
+    assert len(rows) == (4 + 4 + 2) * len(QUESTIONS)
     assert json.loads(rows[0])["rank"].keys() == {"BM25", "LangChain", "news-assistant"}
     saved = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     assert "questions" not in saved["runs"]["XQuAD-R"] and "questions" in results["runs"]["XQuAD-R"]
