@@ -209,7 +209,7 @@ class ChromaStore:
         self._watch = FolderWatch(folder) if folder is not None else None
         self._batch = max(1, min(client.get_max_batch_size(), _WRITE_BATCH))
         self._dim: int | None = None
-        self._sources: tuple[int, list[str]] | None = None
+        self._labels: dict[str, tuple[int, list[str]]] = {}  # field -> (articles, values)
         self._open_collections()
         if self._watch is not None:
             self._watch.seen()  # creating the collections wrote to it: that was this process
@@ -543,17 +543,27 @@ class ChromaStore:
 
     @_fresh
     def sources(self) -> list[str]:
-        """Every source named by a stored article, sorted (read again when the number of
+        """Every source named by a stored article, sorted."""
+        return self._distinct("source")
+
+    @_fresh
+    def languages(self) -> list[str]:
+        """Every language of a stored article ("ar", "en"), sorted."""
+        return self._distinct("language")
+
+    def _distinct(self, field: str) -> list[str]:
+        """The distinct non-empty values of an article field (read again when the number of
         articles changes)."""
         count = self._articles.count()
-        if self._sources is None or self._sources[0] != count:
-            names = {
-                _str(meta, "source")
+        known = self._labels.get(field)
+        if known is None or known[0] != count:
+            values = {
+                _str(meta, field)
                 for page in self._pages(self._articles, ["metadatas"])
                 for meta in page["metadatas"] or []
             }
-            self._sources = (count, sorted(names - {""}))
-        return list(self._sources[1])
+            known = self._labels[field] = (count, sorted(values - {""}))
+        return list(known[1])
 
     @_fresh
     def has_articles(self, filters: Filters) -> bool:
@@ -646,6 +656,8 @@ def where_clause(filters: Filters | None, sources: Sequence[str] = ()) -> Where 
         parts.append({"source": {"$in": list(sources) or [filters.source]}})
     if filters and filters.article_id:
         parts.append({"article_id": filters.article_id})
+    if filters and filters.language:
+        parts.append({"language": filters.language})
     if filters and filters.since:
         parts.append({"date_ord": {"$gte": date_ord(filters.since)}})
     if filters and filters.until:

@@ -89,6 +89,11 @@ class RetrievalSettings(BaseModel):
     lexical: float = Field(0.3, description="Weight of the BM25 score (z-scored).")
     kind: float = Field(0.5, description="Bonus for holding what the question asks for "
                         "(a figure for how many, a date for when).")  # fmt: skip
+    per_language: bool = Field(
+        True, description="In a store of several languages, search each language's sentences "
+        "and chunks on their own and compare them by their margin over unrelated sentences of "
+        "their language (so an English question finds the Arabic sentence that answers it).",
+    )  # fmt: skip
 
 
 class AbstentionSettings(BaseModel):

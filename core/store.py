@@ -155,6 +155,10 @@ class ArticleStore(Protocol):
         """Whether any stored article is one that `filters` allow."""
         ...
 
+    def languages(self) -> list[str]:
+        """The languages of the stored articles, sorted."""
+        ...
+
     def query_chunks(self, vector: np.ndarray, k: int, filters: Filters) -> list[ChunkHit]:
         """The `k` chunks nearest `vector` that `filters` allow, best first."""
         ...

@@ -77,7 +77,9 @@ class Chunk:
 class SentenceRecord:
     """One stored sentence of one article, verbatim (`sentence`), with its article's metadata,
     the speaker read at ingestion, and the scores retrieval gave it: `dense` its cosine
-    similarity to the question (what abstention is decided on), `lexical` its BM25 score,
+    similarity to the question (what abstention is decided on), `baseline` the similarity
+    unrelated sentences of its language have to the question (so `margin`, dense over
+    baseline, compares sentences of different languages), `lexical` its BM25 score,
     `chunk` the similarity of the best chunk holding it, `score` the fused ranking score; a
     sentence the reader read has `has_answer` (its probability of answering the question, -1
     when not read) and the span `sentence[answer_start:answer_end]` it points out."""
@@ -95,6 +97,7 @@ class SentenceRecord:
     sentence: str
     speaker: str = ""
     dense: float = 0.0
+    baseline: float = 0.0
     lexical: float = 0.0
     chunk: float = 0.0
     score: float = 0.0
@@ -106,6 +109,11 @@ class SentenceRecord:
     def key(self) -> tuple[str, int]:
         """(article id, sentence index): the sentence, whichever version of the article."""
         return (self.article_id, self.sentence_index)
+
+    @property
+    def margin(self) -> float:
+        """How far the sentence's similarity stands above unrelated ones of its language."""
+        return self.dense - self.baseline
 
     def scored(self, **scores: float) -> SentenceRecord:
         return replace(self, **scores)  # type: ignore[arg-type]
@@ -158,22 +166,24 @@ class Answer:
 @dataclass(frozen=True)
 class Filters:
     """What a question may be limited to: a source (any case), an article id, a date range
-    (ISO dates, inclusive). The store turns them into its own query; `allows` applies them in
-    memory."""
+    (ISO dates, inclusive), the articles' language ("ar", "en"). The store turns them into its
+    own query; `allows` applies them in memory."""
 
     source: str | None = None
     article_id: str | None = None
     since: str | None = None
     until: str | None = None
+    language: str | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.source or self.article_id or self.since or self.until)
+        return bool(self.source or self.article_id or self.since or self.until or self.language)
 
     def allows(self, record: SentenceRecord) -> bool:
         day = date_ord(record.date)
         return (
             (not self.source or record.source.casefold() == self.source.casefold())
             and (not self.article_id or record.article_id == self.article_id)
+            and (not self.language or record.language == self.language)
             and (not self.since or day >= date_ord(self.since))
             and (not self.until or day <= (date_ord(self.until) or OPEN_END))
         )

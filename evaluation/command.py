@@ -11,8 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from assistant import Embedder, NewsAssistantError
-from evaluation.run import Plan
+from assistant import Embedder, NewsAssistantError, Settings
+from evaluation.run import Plan, changed_settings
 
 SAMPLE = Path("saudinewsnet") / "sample_1000.jsonl"
 CORPUS = Path("saudinewsnet") / "zips"
@@ -57,6 +57,14 @@ def configure(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-large", action="store_true", help="skip the large latency store")
     command.add_argument("--articles", type=int, help="only the first N XQuAD-R articles")
     command.add_argument("--questions", type=int, help="only the first N questions per setting")
+    command.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="also ask the project with this setting changed, as one more system (repeatable; "
+        "e.g. retrieval.per_language=false)",
+    )
 
 
 def plan_from(args: argparse.Namespace) -> Plan:
@@ -79,6 +87,11 @@ def plan_from(args: argparse.Namespace) -> Plan:
     for flag, path in flags:
         if path is not None and not path.exists():
             raise EvalError(f"{flag} {path}: no such file or folder")
+    for change in args.compare:
+        try:
+            changed_settings(Settings(), change)
+        except ValueError as exc:
+            raise EvalError(str(exc).splitlines()[0]) from exc
     return Plan(
         xquad=xquad,
         work=args.work.expanduser(),
@@ -89,6 +102,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         large=args.large,
         articles=args.articles,
         questions=args.questions,
+        compare=tuple(args.compare),
     )
 
 

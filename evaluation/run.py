@@ -14,6 +14,7 @@ all three systems see the same articles.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import tempfile
 import time
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from assistant import (
     Article,
@@ -56,6 +59,7 @@ SETTINGS = (
     ("ar->en", "ar", "en"),
 )
 SYSTEMS = ("BM25", "LangChain", "news-assistant")
+PROJECT = "news-assistant"
 MAX_EXAMPLES = 8
 
 
@@ -90,6 +94,13 @@ class Plan:
     questions: int | None = None
     latency_questions: int = 100
     depth: int = 20
+    compare: tuple[str, ...] = ()
+
+    @property
+    def systems(self) -> list[str]:
+        """The systems asked: the baselines, the project, and the project once more with each
+        setting of `compare` ("retrieval.per_language=false") changed."""
+        return [*SYSTEMS, *(f"{PROJECT} [{change}]" for change in self.compare)]
 
 
 @dataclass
@@ -148,7 +159,7 @@ def run_eval(
     results: dict[str, Any] = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "data": _data(plan, corpora),
-        "systems": list(SYSTEMS),
+        "systems": plan.systems,
         "settings": [name for name, _, _ in SETTINGS],
         "runs": {},
         "speed": {"ingest": {}, "latency": {}},
@@ -298,8 +309,8 @@ def _evaluate(run: Run, stores: dict[str, Assistant]) -> dict[str, Any]:
         golds = pairs(run.corpora[asked], run.corpora[over])[: run.plan.questions]
         replies = _ask_all(run, name, systems[over], golds)
         paragraph_of = run.corpora[over].paragraph_of
-        scores = {s: _scores(replies[s], golds, paragraph_of) for s in SYSTEMS}
-        settings[name] = {s: summarize(scores[s]) for s in SYSTEMS}
+        scores = {s: _scores(replies[s], golds, paragraph_of) for s in replies}
+        settings[name] = {s: summarize(scores[s]) for s in replies}
         losses[name] = _losses(golds, replies, scores)
         details += _details(name, golds, replies, scores)
     for assistant in stores.values():
@@ -311,18 +322,42 @@ def _systems(run: Run, assistant: Assistant) -> dict[str, System]:
     table = SentenceTable(assistant.store)
     chroma = langchain_store(assistant.store, run.embedder)
     embeddings = EmbedderEmbeddings(run.embedder)
-    return {
+    systems: dict[str, System] = {
         "BM25": Bm25Baseline(assistant.store, run.plan.depth),
         "LangChain": LangChainBaseline(chroma, table, embeddings),
-        "news-assistant": ProjectSystem(assistant, run.plan.depth),
+        PROJECT: ProjectSystem(assistant, run.plan.depth),
     }
+    for change in run.plan.compare:
+        changed = Assistant(
+            changed_settings(assistant.settings, change), store=assistant.store,
+            embedder=run.embedder,
+        )  # fmt: skip
+        systems[f"{PROJECT} [{change}]"] = ProjectSystem(changed, run.plan.depth)
+    return systems
+
+
+def changed_settings(settings: Settings, change: str) -> Settings:
+    """`settings` with one value changed by "section.key=value" (the value as JSON, or as a
+    string); ValueError naming what is wrong."""
+    path, _, raw = change.partition("=")
+    section, _, key = path.strip().partition(".")
+    current = getattr(settings, section, None)
+    if not raw or not isinstance(current, BaseModel) or key not in type(current).model_fields:
+        raise ValueError(f"--compare {change!r}: expected SECTION.KEY=VALUE of a setting, "
+                         "e.g. retrieval.per_language=false")  # fmt: skip
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    updated = type(current).model_validate({**current.model_dump(), key: value})
+    return settings.model_copy(update={section: updated})
 
 
 def _ask_all(
     run: Run, setting: str, systems: dict[str, System], golds: Sequence[Gold]
 ) -> dict[str, list[Reply]]:
     replies: dict[str, list[Reply]] = {}
-    for name in SYSTEMS:
+    for name in systems:
         step = run.tracker.phase(f"{setting}  {name}", len(golds))
         replies[name] = []
         for gold in golds:
@@ -378,8 +413,8 @@ def _details(
                 "qid": gold.qid,
                 "question": gold.question,
                 "answer": gold.answer,
-                "rank": {s: _place(scores[s][i]) for s in SYSTEMS},
-                "top": {s: _top(replies[s][i]) for s in SYSTEMS},
+                "rank": {s: _place(scores[s][i]) for s in scores},
+                "top": {s: _top(replies[s][i]) for s in scores},
                 "answered": project.answered,
                 "answer_has_gold": project.in_answer,
                 "short_answer": replies["news-assistant"][i].short,

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from assistant import Settings
 from evaluation.command import EvalError, plan_from, save_results
 from evaluation.metrics import contains_answer, normalize_answer, score, summarize, token_f1
 from evaluation.news import spread_files
 from evaluation.report import write_report
-from evaluation.run import Plan, english_news, pairs, run_eval
+from evaluation.run import Plan, changed_settings, english_news, pairs, run_eval
 from evaluation.systems import Reply, Sentence, langchain_chunks
 from evaluation.xquad import Gold, check_answers, load_corpus
 
@@ -140,7 +141,7 @@ def test_missing_xquad_folder_is_named(tmp_path: Path) -> None:
     args = argparse.Namespace(
         data=tmp_path, work=tmp_path / "w", distractors=None, corpus=None, large=10,
         no_distractors=False, no_large=False, articles=None, questions=None,
-        english_distractors=None, english=2, no_english_distractors=False,
+        english_distractors=None, english=2, no_english_distractors=False, compare=[],
     )  # fmt: skip
     with pytest.raises(EvalError, match="no XQuAD-R files"):
         plan_from(args)
@@ -152,6 +153,9 @@ def test_missing_xquad_folder_is_named(tmp_path: Path) -> None:
     assert plan_from(args).english_distractors == tmp_path / "bbc_news" / "bbc"
     args.english_distractors = tmp_path / "nowhere"
     with pytest.raises(EvalError, match=r"--english-distractors .*nowhere: no such"):
+        plan_from(args)
+    args.english_distractors, args.compare = None, ["retrieval.fast=yes"]
+    with pytest.raises(EvalError, match=r"--compare 'retrieval.fast=yes': expected SECTION"):
         plan_from(args)
 
 
@@ -222,10 +226,13 @@ def results(tmp_path_factory: pytest.TempPathFactory, e5_embedder: Any) -> dict[
     plan = Plan(
         xquad=write_xquad(root / "xquad-r"), work=root / "work", distractors=news,
         english_distractors=write_english_news(root / "bbc"), english=3, latency_questions=4,
+        compare=(ONE_SEARCH,),
     )  # fmt: skip
     return run_eval(plan, e5_embedder)
 
 
+ONE_SEARCH = "retrieval.per_language=false"
+SYSTEMS = ("BM25", "LangChain", "news-assistant", f"news-assistant [{ONE_SEARCH}]")
 RUNS = {
     "XQuAD-R": ("ar->ar", "en->en", "en->ar", "ar->en"),
     "XQuAD-R + 3 news articles": ("ar->ar", "en->en", "en->ar", "ar->en"),
@@ -240,13 +247,35 @@ def test_eval_runs_every_system_in_every_setting(results: dict[str, Any]) -> Non
     for name, run in runs.items():
         assert tuple(run["settings"]) == RUNS[name]
         for setting in RUNS[name]:
-            for system in ("BM25", "LangChain", "news-assistant"):
+            for system in SYSTEMS:
                 figures = run["settings"][setting][system]
                 assert figures["questions"] == len(QUESTIONS)
                 percents = {k: v for k, v in figures.items() if not k.endswith("_ms")}
                 assert all(0 <= v <= 100 for k, v in percents.items() if k != "questions")
         assert len(run["questions"]) == len(RUNS[name]) * len(QUESTIONS)
     assert results["data"]["sentences"] == {"ar": 12, "en": 12}
+    assert results["systems"] == list(SYSTEMS)
+
+
+@pytest.mark.model
+def test_a_setting_compared_changes_nothing_where_a_store_has_one_language(
+    results: dict[str, Any],
+) -> None:
+    clean = results["runs"]["XQuAD-R"]["settings"]
+    for setting in RUNS["XQuAD-R"]:
+        figures = {s: dict(clean[setting][s]) for s in SYSTEMS[2:]}
+        for f in figures.values():
+            f.pop("p50_ms"), f.pop("p95_ms")
+        assert figures[SYSTEMS[2]] == figures[SYSTEMS[3]]
+
+
+def test_compare_names_a_setting_or_fails(tmp_path: Path) -> None:
+    settings = changed_settings(Settings(), "retrieval.per_language=false")
+    assert settings.retrieval.per_language is False and Settings().retrieval.per_language
+    assert changed_settings(Settings(), "retrieval.dense_k=7").retrieval.dense_k == 7
+    for wrong in ("retrieval.nothing=1", "per_language=false", "retrieval.dense_k=many"):
+        with pytest.raises(ValueError):
+            changed_settings(Settings(), wrong)
 
 
 @pytest.mark.model
@@ -280,6 +309,6 @@ def test_eval_measures_speed_and_writes_the_report(results: dict[str, Any], tmp_
     assert "XQuAD-R + 3 news articles" in report and "Ratio" in report
     rows = (tmp_path / "out" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(rows) == (4 + 4 + 2) * len(QUESTIONS)
-    assert json.loads(rows[0])["rank"].keys() == {"BM25", "LangChain", "news-assistant"}
+    assert json.loads(rows[0])["rank"].keys() == set(SYSTEMS)
     saved = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     assert "questions" not in saved["runs"]["XQuAD-R"] and "questions" in results["runs"]["XQuAD-R"]

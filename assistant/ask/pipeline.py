@@ -105,7 +105,7 @@ def build_pipeline(
     """The pipeline over `store`: each part given, else the default built from `settings`."""
     return AnswerPipeline(
         embedder=embedder,
-        retriever=retriever or HybridRetriever(store, settings.retrieval),
+        retriever=retriever or HybridRetriever(store, settings.retrieval, Background(embedder)),
         reranker=reranker or default_reranker(settings, store),
         selector=selector or default_selector(settings, embedder),
         answerer=answerer or ExtractiveAnswerer(settings.reader.min_has_answer),

@@ -2,7 +2,13 @@
 retrieval signals by z-scores (so BM25 helps Arabic questions over Arabic articles without
 hurting English questions over Arabic articles: where it finds nothing its z-scores are all
 zero) and adds a bonus when a sentence holds what the question asks for (a figure for "how
-many", a date for "when")."""
+many", a date for "when").
+
+Candidates of several languages are compared by their similarities' margins over unrelated
+sentences of their language (a constant shift when there is one language, so nothing changes
+then), and BM25 is z-scored within each language's candidates: it tells sentences of the
+question's language apart, and must not lift them as a group over the other language's
+sentences, which share no words with the question."""
 
 from __future__ import annotations
 
@@ -49,9 +55,10 @@ class FusionReranker:
         if not candidates:
             return []
         w = self.settings
-        dense = _z([c.dense for c in candidates])
-        chunk = _z([c.chunk for c in candidates])
-        lexical = _z([c.lexical for c in candidates])
+        dense = _z([c.margin for c in candidates])
+        chunk = _z([c.chunk - c.baseline for c in candidates])
+        groups = [c.language if w.per_language else "" for c in candidates]
+        lexical = _z_within(groups, [c.lexical for c in candidates])
         bonus = [w.kind * holds_kind(question.kind, c.sentence) for c in candidates]
         fused = dense + w.chunk * chunk + w.lexical * lexical + np.asarray(bonus)
         scored = [c.scored(score=float(s)) for c, s in zip(candidates, fused, strict=True)]
@@ -65,6 +72,17 @@ def holds_kind(kind: str, text: str) -> float:
     if kind == "when":
         return 1.0 if _DATE_WORDS.search(text) else 0.0
     return 0.0
+
+
+def _z_within(groups: Sequence[str], values: Sequence[float]) -> np.ndarray:
+    """`values` z-scored within each group (the same as `_z` when there is one group)."""
+    array = np.asarray(values, dtype=np.float64)
+    labels = np.asarray(groups)
+    out = np.zeros_like(array)
+    for group in set(groups):
+        rows = labels == group
+        out[rows] = _z(array[rows])
+    return out
 
 
 def _z(values: Sequence[float]) -> np.ndarray:

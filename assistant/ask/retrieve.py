@@ -3,16 +3,26 @@ see rerank.py): the sentences nearest the question, the sentences of the nearest
 chunk's similarity), and BM25 hits over normalised words (their BM25 score).
 
 Where BM25 finds nothing (an English question over Arabic articles) it adds nothing.
+
+A store holding articles in several languages is searched once per language (dense sentences
+and chunks), so that an English question's pool holds Arabic sentences too: e5 finds sentences
+of the question's language more similar than the same content in another language, and one
+search over everything fills up with unrelated sentences of the question's language. Each
+candidate carries the similarity unrelated sentences of its language have to the question
+(`baseline`, from the background sentences), so that scores of different languages can be
+compared by their margin over it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Protocol
 
 import numpy as np
 
 from assistant.ask.lexical import LexicalIndex
 from assistant.ask.question import Question
+from assistant.ask.select import Background
 from core.settings import RetrievalSettings
 from core.store import ArticleStore
 from core.types import Filters, SentenceRecord
@@ -32,12 +42,19 @@ class Retriever(Protocol):
 
 
 class HybridRetriever:
-    """Dense sentences, dense chunks and BM25 from one store. The BM25 index is built on first
-    use and rebuilt when the store's sentence count changes."""
+    """Dense sentences, dense chunks and BM25 from one store, each dense search per stored
+    language when there are several. The BM25 index is built on first use and rebuilt when the
+    store's sentence count changes. Without `background`, every `baseline` stays 0."""
 
-    def __init__(self, store: ArticleStore, settings: RetrievalSettings) -> None:
+    def __init__(
+        self,
+        store: ArticleStore,
+        settings: RetrievalSettings,
+        background: Background | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.background = background
         self._lexical: LexicalIndex | None = None
         self._lexical_count = -1
 
@@ -45,13 +62,27 @@ class HybridRetriever:
         self, question: Question, vector: np.ndarray, filters: Filters
     ) -> list[SentenceRecord]:
         cfg = self.settings
-        pool: Pool = {r.key: r for r in self.store.query_sentences(vector, cfg.dense_k, filters)}
-        chunk_scores = self._chunk_scores(vector, filters)
+        searches = self.searches(filters)
+        pool: Pool = {}
+        for where in searches:
+            pool.update((r.key, r) for r in self.store.query_sentences(vector, cfg.dense_k, where))
+        chunk_scores = self._chunk_scores(vector, searches)
         for r in self.lexical_index().search(question.search_terms, cfg.lexical_k, filters.allows):
             pool[r.key] = pool.get(r.key, r).scored(lexical=r.lexical)
         self._fill_dense(vector, pool)
         scored = [r.scored(chunk=chunk_scores.get(key, 0.0)) for key, r in pool.items()]
+        scored = self._with_baselines(vector, scored)
         return self.store.complete_only(scored)  # never a killed or unfinished ingest's parts
+
+    def searches(self, filters: Filters) -> list[Filters]:
+        """The filters of each dense search: one per stored language when the store holds
+        several (and the question is not limited to one), else `filters` alone."""
+        if filters.language or not self.settings.per_language:
+            return [filters]
+        languages = self.store.languages()
+        if len(languages) < 2:
+            return [filters]
+        return [dataclasses.replace(filters, language=lang) for lang in languages]
 
     def lexical_index(self) -> LexicalIndex:
         count = self.store.count_sentences()
@@ -60,12 +91,15 @@ class HybridRetriever:
             self._lexical_count = count
         return self._lexical
 
-    def _chunk_scores(self, vector: np.ndarray, filters: Filters) -> dict[tuple[str, int], float]:
+    def _chunk_scores(
+        self, vector: np.ndarray, searches: list[Filters]
+    ) -> dict[tuple[str, int], float]:
         scores: dict[tuple[str, int], float] = {}
-        for chunk in self.store.query_chunks(vector, self.settings.chunk_k, filters):
-            for span in chunk.sentences:
-                key = (chunk.article_id, span.index)
-                scores[key] = max(scores.get(key, 0.0), chunk.score)
+        for where in searches:
+            for chunk in self.store.query_chunks(vector, self.settings.chunk_k, where):
+                for span in chunk.sentences:
+                    key = (chunk.article_id, span.index)
+                    scores[key] = max(scores.get(key, 0.0), chunk.score)
         return scores
 
     def _fill_dense(self, vector: np.ndarray, pool: Pool) -> None:
@@ -76,3 +110,15 @@ class HybridRetriever:
         for record_id, stored in self.store.sentence_vectors(list(missing)).items():
             key = missing[record_id]
             pool[key] = pool[key].scored(dense=float(stored @ vector))
+
+    def _with_baselines(
+        self, vector: np.ndarray, records: list[SentenceRecord]
+    ) -> list[SentenceRecord]:
+        """Each record with the question's similarity to unrelated sentences of its language."""
+        if self.background is None or not self.settings.per_language:
+            return records
+        background = self.background
+        baselines = {
+            lang: background.similarity(vector, lang) for lang in {r.language for r in records}
+        }
+        return [r.scored(baseline=baselines[r.language]) for r in records]

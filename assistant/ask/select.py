@@ -175,7 +175,7 @@ class EvidenceModel:
         if not ranked:
             return None
         pool = ranked[: self.settings.pool]
-        best = max(pool, key=lambda c: c.dense)
+        best = max(pool, key=lambda c: c.margin)  # c.dense when there is one language
         background = self.background.similarity(vector, best.language)
         return Signals(
             dense=best.dense,
