@@ -174,6 +174,8 @@ def _data_line(data: dict[str, Any]) -> str:
     if data.get("questions") is not None:
         parts.append(f"{_num(data['questions'], None)} questions")
     parts += [f"{key} from `{data[key]}`" for key in ("distractors", "corpus") if data.get(key)]
+    if data.get("english_distractors"):
+        parts.append(f"English distractors: {data['english_distractors']}")
     return "Data: " + "; ".join(parts) + "."
 
 

@@ -196,6 +196,9 @@ def _data(plan: Plan, corpora: dict[str, Corpus]) -> dict[str, Any]:
     return {
         "xquad": str(plan.xquad),
         "distractors": str(plan.distractors) if plan.distractors else None,
+        "english_distractors": (
+            f"{plan.english} from {plan.english_distractors}" if plan.english_distractors else None
+        ),
         "corpus": str(plan.corpus) if plan.corpus else None,
         "articles": {lang: len(c.articles) for lang, c in corpora.items()},
         "questions": len(corpora["en"].questions[: plan.questions]),
