@@ -7,6 +7,7 @@ Where BM25 finds nothing (an English question over Arabic articles) it adds noth
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -33,13 +34,14 @@ class Retriever(Protocol):
 
 class HybridRetriever:
     """Dense sentences, dense chunks and BM25 from one store. The BM25 index is built on first
-    use and rebuilt when the store's sentence count changes."""
+    use and rebuilt when the store's sentence count changes (see `lexical_index`)."""
 
     def __init__(self, store: ArticleStore, settings: RetrievalSettings) -> None:
         self.store = store
         self.settings = settings
         self._lexical: LexicalIndex | None = None
         self._lexical_count = -1
+        self._rebuilding = threading.Lock()
 
     def retrieve(
         self, question: Question, vector: np.ndarray, filters: Filters
@@ -54,11 +56,26 @@ class HybridRetriever:
         return self.store.complete_only(scored)  # never a killed or unfinished ingest's parts
 
     def lexical_index(self) -> LexicalIndex:
-        count = self.store.count_sentences()
-        if self._lexical is None or count != self._lexical_count:
-            self._lexical = LexicalIndex(self.store.iter_sentences())
-            self._lexical_count = count
-        return self._lexical
+        """The BM25 index, rebuilt when the store's sentence count has changed. One thread
+        rebuilds at a time (reading only the new sentences' words); questions asked meanwhile
+        use the index as it was, so an ingest beside them (the server's) does not make every
+        question rebuild it. Only the first use waits for a build."""
+        index = self._lexical
+        if index is not None and self.store.count_sentences() == self._lexical_count:
+            return index
+        if index is not None and not self._rebuilding.acquire(blocking=False):
+            return index  # another thread is rebuilding it
+        if index is None:
+            self._rebuilding.acquire()
+        try:
+            count = self.store.count_sentences()
+            if self._lexical is None or count != self._lexical_count:
+                known = self._lexical.words if self._lexical is not None else None
+                self._lexical = LexicalIndex(self.store.iter_sentences(), known)
+                self._lexical_count = count
+            return self._lexical
+        finally:
+            self._rebuilding.release()
 
     def _chunk_scores(self, vector: np.ndarray, filters: Filters) -> dict[tuple[str, int], float]:
         scores: dict[tuple[str, int], float] = {}
