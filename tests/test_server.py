@@ -32,7 +32,10 @@ from core.settings import AnswerSettings, ServerSettings
 FIXTURES = Path(__file__).parent / "fixtures" / "load"
 QUESTION = "كم عدد القتلى المدنيين؟"
 KEY = "s3cret-key"
-NO_PROXY = httpx.Client(trust_env=False)  # the tests talk to 127.0.0.1 only, never a proxy
+# The tests talk to 127.0.0.1 only, never through a proxy: plain HTTP, and the openai client's
+# own kind of client (httpx or, from openai 3, httpx2).
+NO_PROXY = httpx.Client(trust_env=False)
+OPENAI_HTTP = openai.DefaultHttpxClient(trust_env=False)
 pytestmark = GRADIO_LOOPS  # the web UI is built in this module's servers: see conftest
 
 
@@ -76,6 +79,7 @@ class SlowEmbedder(HashingEmbedder):
 def _close_http() -> Iterator[None]:
     yield
     NO_PROXY.close()
+    OPENAI_HTTP.close()
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +112,7 @@ def keyed_url(assistant: Assistant) -> Iterator[str]:
 
 
 def client(base: str, key: str = "unused") -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base}/v1", api_key=key, http_client=NO_PROXY, max_retries=0)
+    return openai.OpenAI(base_url=f"{base}/v1", api_key=key, http_client=OPENAI_HTTP, max_retries=0)
 
 
 def article_text() -> str:
@@ -221,7 +225,7 @@ def test_model_name_follows_the_answer_mode() -> None:
 
 def test_langchain_chat_openai_invokes_and_streams(url: str) -> None:
     chat = ChatOpenAI(
-        model="news-assistant", base_url=f"{url}/v1", api_key="unused", http_client=NO_PROXY
+        model="news-assistant", base_url=f"{url}/v1", api_key="unused", http_client=OPENAI_HTTP
     )
     message = chat.invoke(QUESTION)
     assert "[1]" in str(message.content) and "**Sources**" in str(message.content)
