@@ -172,7 +172,7 @@ class ServerSettings(BaseModel):
         None, description="Required as `Authorization: Bearer KEY` when set."
     )
     max_upload_mb: float = Field(20.0, gt=0, description="Larger uploaded files are refused.")
-    max_upload_files: int = Field(100, ge=1, description="Files per upload request.")
+    max_upload_files: int = Field(20, ge=1, description="Files per upload request.")
 
     @property
     def max_upload_bytes(self) -> int:
