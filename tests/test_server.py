@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,11 @@ from langchain_openai import ChatOpenAI
 
 from assistant import Assistant, HashingEmbedder, Settings, with_location
 from assistant.frontends import cli
-from assistant.frontends.openai_format import model_name, text_pieces
+from assistant.frontends.openai_format import answer_markdown, model_name, text_pieces
 from assistant.frontends.server import build_app, is_loopback
 from core.errors import SettingsError
 from core.settings import AnswerSettings, ServerSettings
+from core.types import Answer, Citation
 
 FIXTURES = Path(__file__).parent / "fixtures" / "load"
 QUESTION = "كم عدد القتلى المدنيين؟"
@@ -231,6 +233,21 @@ def test_langchain_chat_openai_invokes_and_streams(url: str) -> None:
     assert "[1]" in str(message.content) and "**Sources**" in str(message.content)
     streamed = "".join(str(chunk.content) for chunk in chat.stream(QUESTION))
     assert streamed == message.content
+
+
+def test_markdown_lists_sources_or_nearest_sentences() -> None:
+    cited = Citation(
+        "s1", "a1", "Strike\nkills 54", "Monitor", "", "2018-06-29", "en", 3, 10, 40,
+        "Fifty-four people died.", number=1,
+    )  # fmt: skip
+    answered = Answer("How many died?", "“Fifty-four” [1]", True, citations=[cited])
+    assert answer_markdown(answered) == (
+        "“Fifty-four” [1]\n\n**Sources**\n\n"
+        "- [1] Strike kills 54 — Monitor, 2018-06-29: “Fifty-four people died.”"
+    )
+    unanswered = replace(answered, text="The articles do not say.", answered=False)
+    assert "**Nearest sentences**" in answer_markdown(unanswered)
+    assert answer_markdown(replace(unanswered, citations=[])) == "The articles do not say."
 
 
 def test_text_pieces_give_the_text_back_whole() -> None:
