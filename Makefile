@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint browser bench clean
+.PHONY: run serve test lint browser bench clean
 
 # torch comes from the package index pip is configured with. On a CPU-only machine whose index
 # is plain PyPI (whose torch is the CUDA build, about 2.5 GB more), take the CPU build with
@@ -40,6 +40,12 @@ $(VENV)/.test: $(VENV)/.base
 run: $(VENV)/.base
 	$(BIN)/news-assistant ingest data/sample --source "$(SAMPLE_SOURCE)"
 	$(BIN)/python app.py
+
+# The server on http://127.0.0.1:8080 over the sample article: REST API, OpenAI-compatible chat
+# and the web UI at / (settings: NEWS_ASSISTANT_SERVER__*; README, Server).
+serve: $(VENV)/.base
+	$(BIN)/news-assistant ingest data/sample --source "$(SAMPLE_SOURCE)"
+	$(BIN)/news-assistant serve
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

@@ -101,7 +101,7 @@ class Assistant:
         """Ingest files, folders and globs; `defaults` fills metadata articles do not carry
         (e.g. {"source": "Reuters"}). Returns counts and every failure with its reason."""
         items = load_paths(paths, max_bytes=self.settings.ingest.max_bytes)
-        return self.ingest_articles(_with_defaults(items, defaults or {}), progress=progress)
+        return self.ingest_articles(with_defaults(items, defaults or {}), progress=progress)
 
     def ingest_articles(
         self, articles: Iterable[LoadResult], *, progress: Progress | None = None
@@ -258,7 +258,9 @@ def _described(filters: Filters) -> str:
 _DEFAULTABLE = ("source", "date", "author", "language")
 
 
-def _with_defaults(items: Iterable[LoadResult], defaults: dict[str, str]) -> Iterator[LoadResult]:
+def with_defaults(items: Iterable[LoadResult], defaults: dict[str, str]) -> Iterator[LoadResult]:
+    """The loaded items, with `defaults` filling the metadata (source, date, author, language)
+    an article does not carry."""
     unknown = set(defaults) - set(_DEFAULTABLE)
     if unknown:
         raise ValueError(f"cannot default {sorted(unknown)}; allowed: {', '.join(_DEFAULTABLE)}")

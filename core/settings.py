@@ -166,6 +166,24 @@ class UISettings(BaseModel):
         return self.auth_user, self.auth_password.get_secret_value()
 
 
+class ServerSettings(BaseModel):
+    """The server (`news-assistant serve`): REST API, OpenAI-compatible chat and the web UI in
+    one process. An API key, when set, is required for everything but /health; a host that is
+    not a loopback address refuses to start without one."""
+
+    host: str = Field("127.0.0.1", description="Interface to bind; 0.0.0.0 exposes it.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port.")
+    api_key: SecretStr | None = Field(
+        None, description="Required as `Authorization: Bearer KEY` when set."
+    )
+    max_upload_mb: float = Field(20.0, gt=0, description="Larger uploaded files are refused.")
+    max_upload_files: int = Field(20, ge=1, description="Files per upload request.")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
 class Settings(BaseSettings):
     """Every setting of the project, nested by concern."""
 
@@ -182,3 +200,4 @@ class Settings(BaseSettings):
     reader: ReaderSettings = ReaderSettings()
     answer: AnswerSettings = AnswerSettings()
     ui: UISettings = UISettings()
+    server: ServerSettings = ServerSettings()

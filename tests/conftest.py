@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import os
 import socket
 import subprocess
@@ -191,3 +194,21 @@ class AlwaysAnswers:
     def select(self, question: Question, vector: Any, ranked: Sequence[Any]) -> Selection:
         selection = self.inner.select(question, vector, ranked)
         return Selection(selection.ranked, selection.confidence, answerable=True)
+
+
+# Gradio makes an asyncio event loop for each Blocks built outside one (gradio.utils.
+# safe_get_lock / safe_get_stop_event), sets it as the thread's loop and never closes it, so
+# the replaced loops are finalised unclosed. Filter exactly those warnings, and make them
+# happen inside the test (where the filter applies) by closing the last loop and collecting.
+GRADIO_LOOPS = pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. (<socket.socket|<function BaseEventLoop.__del__)"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
+
+
+def close_gradio_loops() -> None:
+    policy = asyncio.get_event_loop_policy()
+    with contextlib.suppress(RuntimeError):  # none is set
+        policy.get_event_loop().close()
+    policy.set_event_loop(None)
+    gc.collect()

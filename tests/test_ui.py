@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
 import itertools
 import logging
 import threading
@@ -15,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import GRADIO_LOOPS, close_gradio_loops
 
 from assistant.frontends import render
 from assistant.frontends.ui import Callbacks, Conversation, build_app, parse_filters
@@ -531,24 +529,10 @@ def test_refresh_shows_a_store_error() -> None:
     assert "cannot reach the Chroma server" in table and choices == {"__type__": "update"}
 
 
-# Gradio makes an asyncio event loop for each Blocks built outside one (gradio.utils.
-# safe_get_lock / safe_get_stop_event), sets it as the thread's loop and never closes it, so
-# the replaced loops are finalised unclosed. Filter exactly those warnings, and make them
-# happen inside the test (where the filter applies) by closing the last loop and collecting.
-GRADIO_LOOPS = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. (<socket.socket|<function BaseEventLoop.__del__)"
-    ":pytest.PytestUnraisableExceptionWarning"
-)
-
-
 @pytest.fixture
 def gradio_loops() -> Iterator[None]:
     yield
-    policy = asyncio.get_event_loop_policy()
-    with contextlib.suppress(RuntimeError):  # none is set
-        policy.get_event_loop().close()
-    policy.set_event_loop(None)
-    gc.collect()
+    close_gradio_loops()
 
 
 @GRADIO_LOOPS

@@ -4,7 +4,7 @@ Arabic question finds Arabic sentences whatever their diacritics, hamza or ta ma
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,15 +17,21 @@ if TYPE_CHECKING:
 
 
 class LexicalIndex:
-    """An in-memory BM25 index over stored sentences (with their article metadata)."""
+    """An in-memory BM25 index over stored sentences (with their article metadata). `known`
+    holds the words of sentences already read, by sentence id (an earlier index's `words`):
+    a rebuild reads only the new sentences' words."""
 
-    def __init__(self, sentences: Iterable[SentenceRecord]) -> None:
+    def __init__(
+        self, sentences: Iterable[SentenceRecord], known: Mapping[str, list[str]] | None = None
+    ) -> None:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
+        known = known or {}
         self.sentences: list[SentenceRecord] = list(sentences)
+        self.words = {s.id: known.get(s.id) or _words(s.sentence) for s in self.sentences}
         self._bm25: bm25s.BM25 | None = None
-        corpus = [list(content_words(s.sentence)) or ["\u2205"] for s in self.sentences]
+        corpus = [self.words[s.id] for s in self.sentences]
         if corpus:
             self._bm25 = bm25s.BM25()
             self._bm25.index(corpus, show_progress=False)
@@ -48,3 +54,7 @@ class LexicalIndex:
             if allowed is None or allowed(self.sentences[i]):
                 found.append(self.sentences[i].scored(lexical=float(scores[i])))
         return found
+
+
+def _words(sentence: str) -> list[str]:
+    return list(content_words(sentence)) or ["\u2205"]

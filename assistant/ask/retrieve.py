@@ -16,6 +16,7 @@ compared by their margin over it.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -44,7 +45,8 @@ class Retriever(Protocol):
 class HybridRetriever:
     """Dense sentences, dense chunks and BM25 from one store, each dense search per stored
     language when there are several. The BM25 index is built on first use and rebuilt when the
-    store's sentence count changes. Without `background`, every `baseline` stays 0."""
+    store's sentence count changes (see `lexical_index`). Without `background`, every
+    `baseline` stays 0."""
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class HybridRetriever:
         self.background = background
         self._lexical: LexicalIndex | None = None
         self._lexical_count = -1
+        self._rebuilding = threading.Lock()
 
     def retrieve(
         self, question: Question, vector: np.ndarray, filters: Filters
@@ -85,11 +88,26 @@ class HybridRetriever:
         return [dataclasses.replace(filters, language=lang) for lang in languages]
 
     def lexical_index(self) -> LexicalIndex:
-        count = self.store.count_sentences()
-        if self._lexical is None or count != self._lexical_count:
-            self._lexical = LexicalIndex(self.store.iter_sentences())
-            self._lexical_count = count
-        return self._lexical
+        """The BM25 index, rebuilt when the store's sentence count has changed. One thread
+        rebuilds at a time (reading only the new sentences' words); questions asked meanwhile
+        use the index as it was, so an ingest beside them (the server's) does not make every
+        question rebuild it. Only the first use waits for a build."""
+        index = self._lexical
+        if index is not None and self.store.count_sentences() == self._lexical_count:
+            return index
+        if index is not None and not self._rebuilding.acquire(blocking=False):
+            return index  # another thread is rebuilding it
+        if index is None:
+            self._rebuilding.acquire()
+        try:
+            count = self.store.count_sentences()
+            if self._lexical is None or count != self._lexical_count:
+                known = self._lexical.words if self._lexical is not None else None
+                self._lexical = LexicalIndex(self.store.iter_sentences(), known)
+                self._lexical_count = count
+            return self._lexical
+        finally:
+            self._rebuilding.release()
 
     def _chunk_scores(
         self, vector: np.ndarray, searches: list[Filters]

@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     _add(commands, "list", "list the stored articles", _list, _list_args)
     _add(commands, "delete", "delete a stored article", _delete, _delete_args)
     _add(commands, "reindex", "update a store written by an older version", _reindex, None)
+    serving = "serve the REST API, an OpenAI-compatible chat endpoint and the web UI"
+    _add(commands, "serve", serving, _serve, _serve_args)
     evaluate = "measure retrieval, answers and speed on XQuAD-R (see `eval --help`)"
     commands.add_parser("eval", help=evaluate, add_help=False).set_defaults(run=_eval)
     return parser
@@ -308,6 +310,30 @@ def _reindex(assistant: Assistant, args: argparse.Namespace) -> int:
     updated = assistant.reindex()
     where = quoted(assistant.location)
     out.print(f"updated {updated} article{'' if updated == 1 else 's'} in {where}")
+    return 0
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a TCP port (1-65535)")
+    return int(value)
+
+
+def _serve_args(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--host", help="interface to listen on (default 127.0.0.1, NEWS_ASSISTANT_SERVER__HOST); "
+        "any other than a loopback address needs NEWS_ASSISTANT_SERVER__API_KEY",
+    )  # fmt: skip
+    command.add_argument("--port", type=_port, help="TCP port (default 8080)")
+    command.add_argument("--no-ui", action="store_true", help="serve the APIs only, no web UI")
+
+
+def _serve(assistant: Assistant, args: argparse.Namespace) -> int:
+    from assistant.frontends.server import serve  # fastapi and uvicorn load only to serve
+
+    given = {name: getattr(args, name) for name in ("host", "port") if getattr(args, name)}
+    server = assistant.settings.server.model_copy(update=given)
+    serve(assistant, assistant.settings.model_copy(update={"server": server}), ui=not args.no_ui)
     return 0
 
 
