@@ -13,9 +13,9 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
+from assistant.ask.chat_models import build_chat_model
 from assistant.ask.check import CitationChecker
 from assistant.ask.draft import Answerer
-from assistant.ask.chat_models import build_chat_model
 from assistant.ask.llm import FollowUpRewriter, LLMAnswerer
 from assistant.ask.pipeline import FELL_BACK, AnswerPipeline, build_pipeline
 from assistant.ask.question import Question, history_questions, read_question

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import free_port
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
@@ -25,7 +26,6 @@ from assistant.ask.prompts import PROMPTS_DIR, PromptError, load_prompt
 from assistant.ask.support import names, screen
 from assistant.frontends import render
 from assistant.frontends.cli import main
-from conftest import free_port
 from core.chroma import ChromaStore, connect
 from core.embedder import HashingEmbedder
 from core.errors import LLMError
@@ -142,7 +142,10 @@ def test_names_are_runs_of_capitals() -> None:
         "The Syrian Observatory for Human Rights said so. Local sources agreed on Friday, "
         "and Colonel Sean Ryan declined."
     )
-    assert found == [("Syrian", "Observatory", "for", "Human", "Rights"), ("Colonel", "Sean", "Ryan")]
+    assert found == [
+        ("Syrian", "Observatory", "for", "Human", "Rights"),
+        ("Colonel", "Sean", "Ryan"),
+    ]
 
 
 def record(n: int, sentence: str) -> SentenceRecord:
@@ -229,11 +232,17 @@ def test_model_sees_numbered_sentences_with_title_source_date_and_articles_as_da
 def test_numbered_groups_sentences_by_article_in_reading_order() -> None:
     shown = numbered([SENTENCES[2], SENTENCES[0]])
     assert [r.id for r in shown.records] == ["s1", "s3"]
-    assert shown.text.splitlines()[0] == "Article: “غارة على السوسة” (Al-Araby Al-Jadeed, 2018-06-29)"
+    assert (
+        shown.text.splitlines()[0] == "Article: “غارة على السوسة” (Al-Araby Al-Jadeed, 2018-06-29)"
+    )
 
 
 def test_bounded_history_keeps_the_last_turns() -> None:
-    turns = [{"role": r, "content": f"{r} {i}" + "x" * 2000} for i in range(5) for r in ("user", "assistant")]
+    turns = [
+        {"role": r, "content": f"{r} {i}" + "x" * 2000}
+        for i in range(5)
+        for r in ("user", "assistant")
+    ]
     kept = bounded(turns, 2).splitlines()
     assert len(kept) == 4 and kept[0].startswith("User: user 3") and len(kept[0]) < 700
     assert bounded(turns, 0) == ""
@@ -285,11 +294,15 @@ def test_arabic_question_answered_in_arabic(tmp_path: Path) -> None:
 def test_nothing_supported_falls_back_to_extractive_with_a_note(tmp_path: Path) -> None:
     model = scripted(NO_ANSWER)
     assistant = assistant_with(tmp_path, model)
-    answer = answer_after(model, assistant, "How many houses were destroyed?", "Forty houses [{Twelve}].")
+    answer = answer_after(
+        model, assistant, "How many houses were destroyed?", "Forty houses [{Twelve}]."
+    )
     assert answer.mode == "extractive" and answer.answered
     assert "Twelve houses" in answer.text and answer.citations
     assert "Nothing the language model wrote was supported" in answer.notes[-1]
-    assert answer.unsupported == [Unsupported("Forty houses.", "the number 40 is in no sentence it cites")]
+    assert answer.unsupported == [
+        Unsupported("Forty houses.", "the number 40 is in no sentence it cites")
+    ]
 
 
 def test_unreachable_model_falls_back_with_a_note_naming_the_fix(tmp_path: Path) -> None:
@@ -300,7 +313,9 @@ def test_unreachable_model_falls_back_with_a_note_naming_the_fix(tmp_path: Path)
 
 
 def test_unreachable_openai_server_falls_back(tmp_path: Path) -> None:
-    settings = LLMSettings(backend="openai", base_url=f"http://127.0.0.1:{free_port()}/v1", timeout=5)
+    settings = LLMSettings(
+        backend="openai", base_url=f"http://127.0.0.1:{free_port()}/v1", timeout=5
+    )
     assistant = assistant_with(
         tmp_path, build_chat_model(settings), backend="openai", base_url=settings.base_url
     )
@@ -345,7 +360,10 @@ def test_follow_up_is_rewritten_by_the_model(tmp_path: Path) -> None:
         {"role": "user", "content": "and who said so?"},
     ]
     model.messages = iter(
-        [AIMessage(content="Who said how many houses the flood destroyed?"), AIMessage(content=NO_ANSWER)]
+        [
+            AIMessage(content="Who said how many houses the flood destroyed?"),
+            AIMessage(content=NO_ANSWER),
+        ]
     )
     answer = assistant.chat(messages)
     rewrite = str(model.seen[-2][-1].content)
@@ -367,8 +385,19 @@ def test_cli_streams_then_prints_the_checked_answer(
     question = "How many houses were destroyed?"
     assistant.ask(question, mode="llm")
     n = shown_number(model, "Twelve")
-    model.messages = iter([AIMessage(content=f"Twelve houses were destroyed [{n}]. Forty cars [{n}].")])
-    args = ["ask", question, "--llm", "openai", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
+    model.messages = iter(
+        [AIMessage(content=f"Twelve houses were destroyed [{n}]. Forty cars [{n}].")]
+    )
+    args = [
+        "ask",
+        question,
+        "--llm",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+    ]
     assert main(args, assistant=assistant) == 0
     printed = capsys.readouterr()
     assert f"Twelve houses were destroyed [{n}]. Forty cars [{n}]." in printed.err  # the stream
@@ -406,7 +435,9 @@ class StreamingFake:
     def __init__(self) -> None:
         self.modes: list[Any] = []
 
-    def chat_stream(self, messages: Any, *, k: Any = None, filters: Any = None, mode: Any = None) -> Iterator[str | Answer]:
+    def chat_stream(
+        self, messages: Any, *, k: Any = None, filters: Any = None, mode: Any = None
+    ) -> Iterator[str | Answer]:
         self.modes.append(mode)
         yield from ("Twelve ", "houses ", "[1].")
         yield Answer(messages[-1]["content"], "Twelve houses [1].", True, mode="llm")

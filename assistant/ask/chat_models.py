@@ -20,6 +20,7 @@ from core.errors import LLMError
 from core.settings import LLMSettings
 
 DEFAULT_MODELS = {"ollama": "qwen2.5:1.5b", "openai": "default"}
+BACKEND_ERRORS = (("httpx", "HTTPError"), ("openai", "OpenAIError"), ("ollama", "ResponseError"))
 EXTRAS = {"llama": "llama_cpp", "ollama": "langchain_ollama", "openai": "langchain_openai"}
 
 
@@ -76,14 +77,19 @@ def _ollama(settings: LLMSettings) -> BaseChatModel:
 def _openai(settings: LLMSettings) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
+    url = settings.url() or ""
+    # langchain-openai sends only `max_completion_tokens`; local servers (llama-cpp-python's)
+    # read the older `max_tokens`, so both go to any server but OpenAI's own.
+    older = {} if "api.openai.com" in url else {"max_tokens": settings.max_tokens}
     return ChatOpenAI(
         model=settings.model or DEFAULT_MODELS["openai"],
-        base_url=settings.url(),
-        api_key=settings.api_key() or "not-needed",  # type: ignore[arg-type]
+        base_url=url,
+        api_key=settings.api_key() or "not-needed",
         temperature=settings.temperature,
         max_completion_tokens=settings.max_tokens,
         timeout=settings.timeout,
         max_retries=0,
+        extra_body=older or None,
     )
 
 
@@ -91,7 +97,7 @@ def backend_errors() -> tuple[type[BaseException], ...]:
     """What a chat model raises when its server is unreachable or refuses a request; the
     answerer turns these into an LLMError (and the answer falls back to extractive)."""
     found: list[type[BaseException]] = [OSError, TimeoutError]
-    for module, name in (("httpx", "HTTPError"), ("openai", "OpenAIError"), ("ollama", "ResponseError")):  # fmt: skip
+    for module, name in BACKEND_ERRORS:
         try:
             found.append(getattr(importlib.import_module(module), name))
         except ImportError:
@@ -125,8 +131,16 @@ class LlamaCppChat(BaseChatModel):
                     verbose=False,
                 )
             except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
-                raise LLMError(f"cannot load {self.model_path}: {exc} (is it a GGUF file?)") from exc
+                raise LLMError(
+                    f"cannot load {self.model_path}: {exc} (is it a GGUF file?)"
+                ) from exc
         return self._llama
+
+    def close(self) -> None:
+        """Free the model now (it is loaded again on the next use)."""
+        if self._llama is not None:
+            self._llama.close()
+            self._llama = None
 
     def _completion(self, messages: list[BaseMessage], stop: list[str] | None, stream: bool) -> Any:
         return self._client().create_chat_completion(

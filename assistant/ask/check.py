@@ -15,7 +15,7 @@ from assistant.ask.draft import MARKER, Claim, Draft, pieces
 from assistant.ask.question import Question
 from assistant.ask.select import Selection
 from assistant.ask.support import screen
-from core.types import Answer, Citation, Evidence, SentenceRecord
+from core.types import Answer, Citation, Evidence, SentenceRecord, Unsupported
 
 
 class CitationChecker(Protocol):
@@ -30,7 +30,7 @@ class MarkerChecker:
     def check(self, question: Question, draft: Draft, selection: Selection, k: int) -> Answer:
         given = {r.id: r for r in selection.ranked}
         claims = {c.marker: c for c in draft.claims if _supported(c, given)}
-        text, unsupported = draft.text, []
+        text, unsupported = draft.text, list[Unsupported]()
         if draft.written:
             text, unsupported = screen(draft.text, claims, given)
         order = _first_appearances(text, claims)

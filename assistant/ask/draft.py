@@ -64,8 +64,7 @@ class StreamingAnswerer(Answerer, Protocol):
     """An answerer that can show its answer while writing it: `stream` yields the text as it
     comes, then the Draft last."""
 
-    def stream(self, question: Question, selection: Selection, k: int) -> Iterator[str | Draft]:
-        ...
+    def stream(self, question: Question, selection: Selection, k: int) -> Iterator[str | Draft]: ...
 
 
 def pieces(part: str) -> Sequence[str]:

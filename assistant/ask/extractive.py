@@ -95,7 +95,7 @@ Found = tuple[SentenceRecord, str]  # a sentence and the verbatim part of it to 
 
 
 def abstain(question: Question, ranked: Sequence[SentenceRecord]) -> Draft:
-    """"The articles do not say", in the question's language, quoting the nearest sentences."""
+    """ "The articles do not say", in the question's language, quoting the nearest sentences."""
     words = PHRASES[_lang(question)]
     nearest = list(ranked[:MAX_CITATIONS])
     lines = [words["not_found"]]

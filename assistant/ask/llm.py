@@ -147,7 +147,7 @@ def written_draft(
 
 
 def _cited_numbers(listed: str) -> list[int]:
-    """"2, 3" -> [2, 3]; "2-4" -> [2, 3, 4]."""
+    """ "2, 3" -> [2, 3]; "2-4" -> [2, 3, 4]."""
     numbers: list[int] = []
     for part in re.split(r"\s*[,،;]\s*", listed):
         low, _, high = part.partition("-")
@@ -174,9 +174,7 @@ class FollowUpRewriter:
         messages = [
             SystemMessage(load_prompt("rewrite", "system").render(language=language)),
             HumanMessage(
-                load_prompt("rewrite", "user").render(
-                    history=recent, question=_flat(question.text)
-                )
+                load_prompt("rewrite", "user").render(history=recent, question=_flat(question.text))
             ),
         ]
         try:

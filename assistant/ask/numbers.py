@@ -22,7 +22,7 @@ class NumberWord:
     """A number word's value and how it combines: "add" (units, tens), "times" (hundred),
     "scale" (thousand, million); `alone` is False for plurals that need a number before."""
 
-    value: int
+    value: float
     kind: str
     alone: bool = True
 
@@ -69,10 +69,12 @@ def _number_word(token: str) -> NumberWord | None:
 
 
 def _digits(token: str) -> list[float]:
-    """"1,200" -> [1200], "2.5" -> [2.5], "3,4" (a list) -> [3, 4]."""
+    """ "1,200" -> [1200], "2.5" -> [2.5], "3,4" (a list) -> [3, 4]."""
     head, *groups = token.split(",")
-    if groups and all(len(g) == 3 and "." not in g[:-1] for g in groups[:-1]) and all(
-        len(g.split(".")[0]) == 3 for g in groups
+    if (
+        groups
+        and all(len(g) == 3 and "." not in g[:-1] for g in groups[:-1])
+        and all(len(g.split(".")[0]) == 3 for g in groups)
     ):
         return [float(head + "".join(groups))]
     return [float(part) for part in token.split(",") if part]

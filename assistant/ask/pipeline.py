@@ -3,8 +3,8 @@
 Each step is a small protocol (retrieve.py, rerank.py, select.py, extractive.py or llm.py,
 check.py); `build_pipeline` makes the defaults from Settings, and any of them can be passed
 instead. A streaming answerer's text is passed on as it comes (`stream`); when an answerer
-fails or nothing it wrote is supported, the `fallback` answers, with a note saying why. "The articles do not say" is an Answer with
-answered=False, never an exception.
+fails or nothing it wrote is supported, the `fallback` answers, with a note saying why. "The
+articles do not say" is an Answer with answered=False, never an exception.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def name_rules() -> NameRules:
             rows.setdefault(kind, []).extend(values.split())
 
     def pairs(kind: str) -> dict[str, str]:
-        return dict(item.split(":", 1) for item in rows[kind])  # type: ignore[misc]
+        return dict(item.split(":", 1) for item in rows[kind])
 
     return NameRules(
         frozenset(rows["skip"]), frozenset(rows["join"]), pairs("digraph"), pairs("latin"),
@@ -64,7 +64,7 @@ def screen(
     text: str, claims: dict[int, Claim], given: dict[str, SentenceRecord]
 ) -> tuple[str, list[Unsupported]]:
     """`text` (a draft's, with markers) without the sentences its cited sources do not carry,
-    and those sentences (markers removed) with the reason each failed."""
+    and those sentences (markers removed, each once) with the reason each failed."""
     kept_lines: list[str] = []
     removed: list[Unsupported] = []
     for line in text.split("\n"):
@@ -74,7 +74,7 @@ def screen(
             reason = why_unsupported(statement, claims, given)
             if reason is None:
                 kept.append(statement)
-            else:
+            elif Unsupported(_plain(statement), reason) not in removed:  # once each
                 removed.append(Unsupported(_plain(statement), reason))
         if kept:
             kept_lines.append(bullet + " ".join(kept))
@@ -100,9 +100,7 @@ def why_unsupported(
         if not marks and _states_nothing(said):
             return None
         return "it cites none of the given sentences" if marks else "it cites no sentence"
-    return _missing_number(said, cited) or _missing_quote(said, cited) or _missing_name(
-        said, cited
-    )
+    return _missing_number(said, cited) or _missing_quote(said, cited) or _missing_name(said, cited)
 
 
 def _states_nothing(said: str) -> bool:

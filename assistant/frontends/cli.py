@@ -17,7 +17,6 @@ from typing import get_args
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
-from rich.text import Text
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,6 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from assistant.api import Assistant, with_location
 from assistant.frontends.render import terminal_line
@@ -277,7 +277,9 @@ def _chat(assistant: Assistant, args: argparse.Namespace) -> int:
 def _followed(events: Iterator[str | Answer]) -> Answer:
     """The checked Answer at the end of `events`; a language model's text is shown as it
     comes: on a terminal in place (the checked answer then replaces it), else on stderr."""
-    live = Live(Text(), console=out, transient=True, auto_refresh=False) if out.is_terminal else None
+    live = (
+        Live(Text(), console=out, transient=True, auto_refresh=False) if out.is_terminal else None
+    )
     written = ""
     with live or contextlib.nullcontext():
         for event in events:

@@ -149,7 +149,8 @@ def _extras_html(answer: Answer) -> str:
     )
     count = len(answer.unsupported)
     summary = f"Removed: {count} sentence{'' if count == 1 else 's'} not supported by the sources"
-    return f'{notes}<details class="na-unsupported"><summary>{summary}</summary><ul>{items}</ul></details>'
+    removed = f"<summary>{summary}</summary><ul>{items}</ul>"
+    return f'{notes}<details class="na-unsupported">{removed}</details>'
 
 
 def streaming_html(text: str) -> str:
