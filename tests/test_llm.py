@@ -442,7 +442,9 @@ class StreamingFake:
         yield from ("Twelve ", "houses ", "[1].")
         yield Answer(messages[-1]["content"], "Twelve houses [1].", True, mode="llm")
 
-    def chat(self, messages: Any, *, k: Any = None, filters: Any = None) -> Answer:
+    def chat(
+        self, messages: Any, *, k: Any = None, filters: Any = None, mode: Any = None
+    ) -> Answer:
         raise AssertionError("the LLM switch streams")
 
 

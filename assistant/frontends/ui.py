@@ -84,6 +84,7 @@ class AssistantLike(Protocol):
         *,
         k: int | None = None,
         filters: Filters | None = None,
+        mode: Mode | None = None,
     ) -> Answer: ...
 
     def chat_stream(
@@ -215,7 +216,10 @@ class Callbacks:
                 events = self.assistant.chat_stream(messages, k=int(k), filters=filters, mode="llm")
                 answer = yield from _written(events, asked)
             else:
-                answer = self.assistant.chat(_questions(messages), k=int(k), filters=filters)
+                questions = _questions(messages)
+                answer = self.assistant.chat(
+                    questions, k=int(k), filters=filters, mode="extractive"
+                )
             number = conversation.answers + 1
             sources = render.sources_html(answer, self.assistant.store.get_article, number)
         except Exception as exc:  # shown in the chat; unexpected ones are logged in full
