@@ -34,7 +34,8 @@ from core.types import Answer, SentenceRecord, Unsupported
 
 AR_STORY = (
     "غارة على السوسة\n"
-    "وقال المرصد السوري لحقوق الإنسان إنّ عدد القتلى ارتفع إلى 54 شخصاً بينهم 28 مدنياً.\n"
+    "وقال المرصد السوري لحقوق الإنسان إنّ عدد القتلى ارتفع إلى 54 شخصاً بينهم مقاتلون في "
+    "تنظيم داعش و28 مدنياً.\n"
     "وقُتل ثمانية مدنيين، وأُصيب 14 آخرون، في غارة على بلدة الشعفة.\n"
     "وقال المتحدث باسم التحالف الكولونيل شون رايان إنّ التحالف ربما شنّ الضربات.\n"
 )
@@ -156,7 +157,11 @@ def record(n: int, sentence: str) -> SentenceRecord:
 
 
 SENTENCES = [
-    record(1, "وقال المرصد السوري لحقوق الإنسان إنّ عدد القتلى ارتفع إلى 54 شخصاً بينهم 28 مدنياً."),
+    record(
+        1,
+        "وقال المرصد السوري لحقوق الإنسان إنّ عدد القتلى ارتفع إلى 54 شخصاً بينهم مقاتلون في "
+        "تنظيم داعش و28 مدنياً.",
+    ),
     record(2, "وقُتل ثمانية مدنيين، وأُصيب 14 آخرون، في غارة على بلدة الشعفة."),
     record(3, "وقال المتحدث باسم التحالف الكولونيل شون رايان إنّ التحالف ربما شنّ الضربات."),
 ]
@@ -177,6 +182,7 @@ def screened(text: str) -> tuple[str, list[Unsupported]]:
         "«وقُتل ثمانية مدنيين» (eight civilians were killed) [2].",
         "Eight civilians were killed and 14 wounded [2].",
         "Colonel Sean Ryan said the coalition may have carried out the strikes [3].",
+        "The 54 dead included ISIS fighters, per the Syrian Observatory [1].",
         "The coalition may have struck [3], according to Al-Araby Al-Jadeed on 2018-06-29 [3].",
     ],
 )

@@ -38,6 +38,7 @@ class NameRules:
 
     skip: frozenset[str]
     join: frozenset[str]
+    aliases: dict[str, str]
     digraphs: dict[str, str]
     latin: dict[str, str]
     arabic: dict[str, str]
@@ -55,8 +56,8 @@ def name_rules() -> NameRules:
         return dict(item.split(":", 1) for item in rows[kind])
 
     return NameRules(
-        frozenset(rows["skip"]), frozenset(rows["join"]), pairs("digraph"), pairs("latin"),
-        pairs("arabic"),
+        frozenset(rows["skip"]), frozenset(rows["join"]), pairs("alias"), pairs("digraph"),
+        pairs("latin"), pairs("arabic"),
     )  # fmt: skip
 
 
@@ -192,7 +193,8 @@ def _name_found(name: Sequence[str], latin: set[str], arabic: Sequence[str]) -> 
 
 def _sounds_like(word: str, arabic: Sequence[str]) -> bool:
     key = latin_consonants(word)
-    stems = EN_TO_AR.get(word.lower(), ())
+    alias = name_rules().aliases.get(word.lower())
+    stems = (*EN_TO_AR.get(word.lower(), ()), *((normalize(alias),) if alias else ()))
     for candidate in arabic:
         if stems and any(stem_match(candidate, stem) for stem in stems):
             return True
