@@ -7,6 +7,7 @@ the extra to install."""
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,7 +107,8 @@ def backend_errors() -> tuple[type[BaseException], ...]:
 
 
 class LlamaCppChat(BaseChatModel):
-    """A GGUF chat model run in this process by llama-cpp-python, loaded on first use."""
+    """A GGUF chat model run in this process by llama-cpp-python, loaded on first use; one
+    completion at a time (the web UI answers in threads; a llama context is not shared)."""
 
     model_path: str
     n_ctx: int = 4096
@@ -114,6 +116,7 @@ class LlamaCppChat(BaseChatModel):
     temperature: float = 0.0
     max_tokens: int = 400
     _llama: Any = PrivateAttr(default=None)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def _llm_type(self) -> str:
@@ -158,7 +161,8 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        out = self._completion(messages, stop, stream=False)
+        with self._lock:
+            out = self._completion(messages, stop, stream=False)
         text = out["choices"][0]["message"]["content"] or ""
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
@@ -169,13 +173,14 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for part in self._completion(messages, stop, stream=True):
-            text = part["choices"][0]["delta"].get("content")
-            if text:
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
-                if run_manager is not None:
-                    run_manager.on_llm_new_token(text, chunk=chunk)
-                yield chunk
+        with self._lock:
+            for part in self._completion(messages, stop, stream=True):
+                text = part["choices"][0]["delta"].get("content")
+                if text:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
 
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
