@@ -4,6 +4,7 @@ the fallback to extractive answers with a note, follow-up rewriting, the CLI and
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -417,6 +418,25 @@ def test_cli_streams_then_prints_the_checked_answer(
     data = json.loads(capsys.readouterr().out)
     assert data["mode"] == "extractive" and data["unsupported"][0]["text"] == "Forty cars."
     assert "extractive instead" in data["notes"][-1]
+
+
+def test_cli_chat_rewrites_follow_ups_with_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = scripted(NO_ANSWER)
+    assistant = assistant_with(tmp_path, model)
+    assistant.settings.answer.mode = "extractive"  # --llm turns it on
+    assistant.ask("How many houses were destroyed?", mode="llm")
+    n = shown_number(model, "Twelve")
+    replies = [f"Twelve houses were destroyed [{n}].", "Who said twelve houses were destroyed?"]
+    model.messages = iter([AIMessage(content=r) for r in [*replies, NO_ANSWER]])
+    typed = "How many houses were destroyed?\nand who said so?\n\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(typed))
+    assert main(["chat", "--llm", "ollama", "--model", "m"], assistant=assistant) == 0
+    out = capsys.readouterr().out
+    assert "Twelve houses were destroyed [1]." in out
+    assert "Asked as: Who said twelve houses were destroyed?" in out
+    assert "The articles do not say" in out
 
 
 def test_rendered_answer_shows_unsupported_and_notes() -> None:
