@@ -216,6 +216,11 @@ def test_markers_after_the_full_stop_stay_with_their_sentence() -> None:
     assert kept == "Eight civilians died [2]." and "the number 9" in removed[0].reason
 
 
+def test_abbreviations_do_not_end_a_sentence() -> None:
+    claim = "Col. Sean Ryan said the coalition may have struck [3]."
+    assert screened(claim) == (claim, [])
+
+
 # -- what the model is shown ----------------------------------------------------------------
 
 

@@ -22,7 +22,8 @@ from core.normalize import normalize, words
 from core.types import SentenceRecord, Unsupported
 
 NAMES_FILE = Path(__file__).resolve().parents[1] / "data" / "names.txt"
-_SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+(?=[^\s\ue000])")
+_SENTENCE_END = re.compile(r"(\S*)[.!?؟]\s+(?=[^\s\ue000a-z])")
+_ABBREVIATION = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]?|[A-Z][A-Za-z]{0,2}")  # U.S, Col, Mr
 _MARKS_AFTER_STOP = re.compile(r"\s*([.!?؟])\s*((?:\ue000[0-9]+\ue001\s*)+)")
 _BULLET = re.compile(r"\s*(?:[-*•]|\d+[.)])?\s*")
 _QUOTE = re.compile(r"«([^»]+)»|“([^”]+)”|\"([^\"]+)\"")
@@ -86,7 +87,11 @@ def statements(line: str) -> list[str]:
     """The sentences of one answer line. Markers written after a sentence's full stop are
     moved before it ("died. [2]" -> "died [2].") so that they stay with their sentence."""
     line = _MARKS_AFTER_STOP.sub(lambda m: f" {''.join(m.group(2).split())}{m.group(1)} ", line)
-    return [part.strip() for part in _SENTENCE_END.split(line) if part.strip()]
+    cuts = [
+        m.end() for m in _SENTENCE_END.finditer(line) if not _ABBREVIATION.fullmatch(m.group(1))
+    ]
+    parts = [line[a:b] for a, b in zip([0, *cuts], [*cuts, len(line)], strict=True)]
+    return [part.strip() for part in parts if part.strip()]
 
 
 def why_unsupported(
