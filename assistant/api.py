@@ -10,20 +10,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
+from assistant.ask.chat_models import build_chat_model
 from assistant.ask.check import CitationChecker
 from assistant.ask.draft import Answerer
-from assistant.ask.pipeline import AnswerPipeline, build_pipeline
-from assistant.ask.question import history_questions, read_question
+from assistant.ask.llm import FollowUpRewriter, LLMAnswerer
+from assistant.ask.pipeline import FELL_BACK, AnswerPipeline, build_pipeline
+from assistant.ask.question import Question, history_questions, read_question
 from assistant.ask.rerank import Reranker
 from assistant.ask.retrieve import Retriever
 from assistant.ask.select import EvidenceSelector
 from assistant.chain import NewsRetriever, answer_runnable
 from core.chroma import open_store
 from core.embedder import Embedder, build_embedder, use_threads
-from core.errors import QuestionError, StoreError
-from core.settings import Settings
+from core.errors import LLMError, QuestionError, StoreError
+from core.settings import Mode, Settings
 from core.store import ArticleStore, StoredArticle
 from core.types import Answer, Article, Filters
 from ingest.articles import clean_label
@@ -61,12 +64,15 @@ class Assistant:
         selector: EvidenceSelector | None = None,
         answerer: Answerer | None = None,
         checker: CitationChecker | None = None,
+        llm: BaseChatModel | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self._store = store
         self._embedder = embedder
         self._parts = PipelineParts(retriever, reranker, selector, answerer, checker)
         self._pipeline: AnswerPipeline | None = None
+        self._llm = llm
+        self._llm_pipeline: AnswerPipeline | None = None
         self._building = threading.RLock()  # UI callbacks run in threads: build each part once
 
     @classmethod
@@ -129,16 +135,26 @@ class Assistant:
         k: int | None = None,
         filters: Filters | None = None,
         history: Sequence[str] = (),
+        mode: Mode | None = None,
     ) -> Answer:
         """Answer `question` from the stored articles, citing the exact sentences used.
-        `history` holds earlier questions of the conversation, oldest first."""
-        asked = read_question(question, history)
-        pipeline = self.pipeline()
-        if filters and not self.store.has_articles(filters):
-            raise QuestionError(
-                f"no stored article matches {_described(filters)}: see `news-assistant list`"
-            )
-        return pipeline.answer(asked, k=k or self.settings.answer.k, filters=filters)
+        `history` holds earlier questions of the conversation, oldest first; `mode`
+        ("extractive" or "llm") overrides `settings.answer.mode` for this question."""
+        return _last(self.ask_stream(question, k=k, filters=filters, history=history, mode=mode))
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        history: Sequence[str] = (),
+        mode: Mode | None = None,
+    ) -> Iterator[str | Answer]:
+        """As `ask`, yielding the answer's text as a language model writes it (LLM mode),
+        then the checked Answer last (it replaces what was streamed)."""
+        turns = [{"role": "user", "content": text} for text in history]
+        return self._stream(question, turns, k=k, filters=filters, mode=mode)
 
     def chat(
         self,
@@ -146,11 +162,93 @@ class Assistant:
         *,
         k: int | None = None,
         filters: Filters | None = None,
+        mode: Mode | None = None,
     ) -> Answer:
         """Answer the last user message of a conversation ({"role", "content"} dicts, oldest
         first); a follow-up such as "and how many were injured?" reads the earlier questions."""
-        question, history = history_questions(messages)
-        return self.ask(question, k=k, history=history, filters=filters)
+        return _last(self.chat_stream(messages, k=k, filters=filters, mode=mode))
+
+    def chat_stream(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: Mode | None = None,
+    ) -> Iterator[str | Answer]:
+        """As `chat`, streaming like `ask_stream`. In LLM mode a follow-up is rewritten by the
+        model into a question that stands alone, from the last `answer.llm.max_history_turns`
+        exchanges."""
+        question, _ = history_questions(messages)
+        turns = list(messages)[: _last_user(messages)]
+        return self._stream(question, turns, k=k, filters=filters, mode=mode)
+
+    def _stream(
+        self,
+        question: str,
+        turns: list[dict[str, str]],
+        *,
+        k: int | None,
+        filters: Filters | None,
+        mode: Mode | None,
+    ) -> Iterator[str | Answer]:
+        notes: list[str] = []
+        earlier = [t["content"] for t in turns if t.get("role") == "user" and t.get("content")]
+        asked = read_question(question, earlier)
+        pipeline = self.pipeline()
+        if (mode or self.settings.answer.mode) == "llm":
+            pipeline = self._answering_with_llm(pipeline, notes)
+            asked = self._rewritten(asked, turns, notes)
+        if filters and not self.store.has_articles(filters):
+            raise QuestionError(
+                f"no stored article matches {_described(filters)}: see `news-assistant list`"
+            )
+        for item in pipeline.stream(asked, k=k or self.settings.answer.k, filters=filters):
+            if isinstance(item, Answer):
+                item.notes[:0] = notes
+            yield item
+
+    def _rewritten(
+        self, asked: Question, turns: list[dict[str, str]], notes: list[str]
+    ) -> Question:
+        """A follow-up rewritten by the chat model into a question that stands alone (with a
+        note saying so); any other question as it is."""
+        if asked.previous is None or self._llm_pipeline is None:
+            return asked
+        try:
+            rewriter = FollowUpRewriter(self.chat_model(), self.settings.answer.llm)
+            rewritten = rewriter.rewrite(read_question(asked.text), turns)
+        except LLMError as exc:
+            notes.append(f"The follow-up was not rewritten: {exc}")
+            return asked
+        if rewritten == asked.text:
+            return asked
+        notes.append(f"Asked as: {rewritten}")
+        return dataclasses.replace(read_question(rewritten), previous=asked.previous)
+
+    def chat_model(self) -> BaseChatModel:
+        """The LLM mode's chat model: the one passed in, else built from `answer.llm`
+        (LLMError when its extra is missing or a setting it needs is not set)."""
+        with self._building:
+            if self._llm is None:
+                self._llm = build_chat_model(self.settings.answer.llm)
+            return self._llm
+
+    def _answering_with_llm(self, pipeline: AnswerPipeline, notes: list[str]) -> AnswerPipeline:
+        """The pipeline with the LLM answerer (extractive as its fallback); the extractive
+        one, with a note, when the chat model cannot be built."""
+        try:
+            model = self.chat_model()
+        except LLMError as exc:
+            notes.append(f"{exc}. {FELL_BACK}")
+            return pipeline
+        with self._building:
+            if self._llm_pipeline is None:
+                answerer = LLMAnswerer(model, self.settings.answer.llm)
+                self._llm_pipeline = dataclasses.replace(
+                    pipeline, answerer=answerer, fallback=pipeline.answerer
+                )
+            return self._llm_pipeline
 
     def as_retriever(self, *, k: int = 8, filters: Filters | None = None) -> NewsRetriever:
         """A LangChain retriever returning one Document per evidence sentence."""
@@ -236,6 +334,17 @@ class Assistant:
             limits=self.settings.ingest,
             threads=self.settings.embedder.threads_for("ingest"),
         )
+
+
+def _last(stream: Iterator[str | Answer]) -> Answer:
+    *_, answer = stream
+    assert isinstance(answer, Answer)
+    return answer
+
+
+def _last_user(messages: Sequence[dict[str, str]]) -> int:
+    """The index of the last user message."""
+    return max(i for i, m in enumerate(messages) if m.get("role") == "user" and m.get("content"))
 
 
 def with_location(settings: Settings, location: str) -> Settings:

@@ -29,3 +29,8 @@ class SettingsError(NewsAssistantError):
 
 class QuestionError(NewsAssistantError):
     """The question cannot be asked as it is."""
+
+
+class LLMError(NewsAssistantError):
+    """The chat model of the LLM answer mode cannot be built or reached, or failed to answer
+    (the message names the backend and the fix); answers then fall back to extractive."""

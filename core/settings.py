@@ -132,9 +132,65 @@ class ReaderSettings(BaseModel):
     )
 
 
+Backend = Literal["llama", "ollama", "openai"]
+Mode = Literal["extractive", "llm"]
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "ollama": "http://127.0.0.1:11434",
+    "openai": "http://127.0.0.1:8080/v1",  # llama.cpp's server; vLLM uses :8000/v1
+}
+
+
+class LLMSettings(BaseModel):
+    """The chat model of the LLM answer mode (assistant/ask/chat_models.py): a GGUF file run
+    by llama-cpp-python ("llama"), an Ollama server ("ollama"), or any OpenAI-compatible
+    endpoint ("openai": vLLM, llama.cpp's server, LM Studio, a hosted API)."""
+
+    backend: Backend = Field("ollama", description="llama, ollama or openai.")
+    base_url: str | None = Field(
+        None, description="Server URL (ollama: http://127.0.0.1:11434; openai: an URL ending "
+        "in /v1, default http://127.0.0.1:8080/v1, llama.cpp's server).",
+    )  # fmt: skip
+    model: str | None = Field(
+        None, description="Model name the server knows (ollama default qwen2.5:1.5b; openai: "
+        "required for hosted APIs, local servers take any name).",
+    )  # fmt: skip
+    gguf: Path | None = Field(None, description="GGUF file for the llama backend.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the openai backend's key "
+        "(a local server needs none).",
+    )  # fmt: skip
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    max_tokens: int = Field(400, ge=16, description="Most tokens an answer may take.")
+    timeout: float = Field(120.0, gt=0, description="Seconds to wait for a server's answer.")
+    max_history_turns: int = Field(
+        3, ge=0, description="Earlier exchanges (question and answer) the model sees when it "
+        "rewrites a follow-up; older ones are left out.",
+    )  # fmt: skip
+    context: int = Field(4096, ge=512, description="Context window of the llama backend.")
+    threads: int = Field(0, ge=0, description="CPU threads of the llama backend (0 = cores).")
+
+    def api_key(self) -> str | None:
+        """The openai backend's key, read from the variable named in `api_key_env`."""
+        return os.environ.get(self.api_key_env) or None
+
+    def url(self) -> str | None:
+        """The server URL: `base_url`, else the backend's default (none for llama)."""
+        return self.base_url or DEFAULT_BASE_URLS.get(self.backend)
+
+    def describe(self) -> str:
+        """'ollama qwen2.5:1.5b at http://...' for notes and errors."""
+        where = str(self.gguf) if self.backend == "llama" else self.url()
+        return " ".join(part for part in (self.backend, self.model, f"at {where}") if part)
+
+
 class AnswerSettings(BaseModel):
     """How questions are answered."""
 
+    mode: Mode = Field(
+        "extractive", description="extractive (quotes only, offline, the default) or llm (a "
+        "chat model writes the answer from numbered sentences; its citations are checked).",
+    )  # fmt: skip
+    llm: LLMSettings = LLMSettings()
     k: int = Field(8, ge=1, le=50, description="Evidence sentences considered per question.")
     min_confidence: float = Field(
         0.5,

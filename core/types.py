@@ -143,10 +143,23 @@ class Evidence(SentenceRecord):
     cited: bool = field(default=False, kw_only=True)
 
 
+@dataclass(frozen=True)
+class Unsupported:
+    """A sentence of a model-written answer that its sources do not carry, removed from the
+    answer: the sentence as written and why (e.g. 'the number 54 is in no sentence it
+    cites')."""
+
+    text: str
+    reason: str
+
+
 @dataclass
 class Answer:
     """What `Assistant.ask` returns. `answered` is False when the articles do not say; then
-    `text` says so and `evidence` still shows the nearest sentences."""
+    `text` says so and `evidence` still shows the nearest sentences. `mode` is how the text
+    was written ("extractive" or "llm"); `unsupported` lists the sentences a model wrote that
+    its sources did not carry (removed from `text`); `notes` say what else the reader should
+    know (a model that could not be reached and the extractive answer given instead)."""
 
     question: str
     text: str
@@ -158,6 +171,9 @@ class Answer:
     short_answer: str = ""
     confidence: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    mode: str = "extractive"
+    unsupported: list[Unsupported] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -212,3 +212,16 @@ def close_gradio_loops() -> None:
         policy.get_event_loop().close()
     policy.set_event_loop(None)
     gc.collect()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_llama_cpp_devnull() -> Iterator[None]:
+    """llama-cpp-python (0.3.36) opens /dev/null twice when imported and never closes it; with
+    warnings as errors that prints two ResourceWarnings at exit. Closed once the tests are
+    done (the suite never imports it where it is not installed)."""
+    yield
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        opened = getattr(utils, name, None)
+        if opened is not None:
+            opened.close()

@@ -171,6 +171,7 @@ class FakeAssistant:
         *,
         k: int | None = None,
         filters: Filters | None = None,
+        mode: str | None = None,
     ) -> Answer:
         *earlier, last = [m["content"] for m in messages if m["role"] == "user"]
         return self.ask(last, k=k, filters=filters, history=earlier)

@@ -200,3 +200,45 @@ def test_upload_list_delete_and_errors_in_the_chat(serve: Serve, page: Any, tmp_
     page.get_by_role("button", name="Delete").click()
     page.locator("#na-upload-status", has_text=f"Deleted {article_id}").wait_for(state="visible")
     assert "0 articles stored" in table.inner_text()
+
+
+def test_llm_switch_streams_then_shows_the_checked_answer(
+    serve: Serve, page: Any, tmp_path: Path
+) -> None:
+    """The "LLM answers" switch: the model's text streams into the chat, then the checked
+    answer replaces it, with the sentence its sources do not carry listed as removed."""
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from assistant.api import Assistant, with_location
+    from core.embedder import HashingEmbedder
+    from core.settings import AnswerSettings, Settings
+
+    class Slow(GenericFakeChatModel):
+        def _stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            for chunk in super()._stream(*args, **kwargs):
+                time.sleep(0.1)
+                yield chunk
+
+    story = tmp_path / "flood.txt"
+    story.write_text("Flood in the valley\n\nTwelve houses were destroyed, the mayor said.\n")
+    settings = Settings(answer=AnswerSettings(min_confidence=0.0))
+    settings = with_location(settings, str(tmp_path / "store"))
+    reply = "Twelve houses were destroyed [1]. Forty cars were lost [1]."
+    model = Slow(messages=iter([AIMessage(content=reply)]))
+    assistant = Assistant(settings, embedder=HashingEmbedder(), llm=model)
+    assistant.ingest([story], defaults={"source": "Valley Times"})
+    page.goto(serve(assistant))
+    page.locator("#na-llm input[type=checkbox]").check()
+    ask(page, "How many houses were destroyed?")
+    page.locator("#na-chat .na-streaming").wait_for(state="visible", timeout=ANSWER_TIMEOUT_MS)
+    answer = page.locator("#na-chat .na-answer")
+    answer.wait_for(state="visible", timeout=ANSWER_TIMEOUT_MS)
+    assert "Twelve houses were destroyed [1]." in answer.inner_text()
+    assert "Forty" not in answer.locator("p").first.inner_text()
+    removed = answer.locator(".na-unsupported")
+    removed.locator("summary").click()
+    assert "Forty cars were lost." in removed.inner_text()
+    assert "the number 40 is in no sentence it cites" in removed.inner_text()
+    assert page.locator("#na-chat .na-streaming").count() == 0
+    wait_for_source(page, "Twelve houses were destroyed")

@@ -1,7 +1,10 @@
 """Citation checking: the only way from a draft to an `Answer`. A marker must point at a claim,
 a claim at a sentence the answerer was given, and every piece of a claim's part must occur
 verbatim in that sentence; markers that fail are dropped, with their claims. Markers are then
-numbered [1], [2], ... in the order they first appear, and each becomes one `Citation`."""
+numbered [1], [2], ... in the order they first appear, and each becomes one `Citation`. A
+model-written draft is screened first: each of its sentences must cite a given sentence that
+carries its numbers, quotes and names (support.py); the others are removed and listed in the
+Answer's `unsupported`."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from typing import Protocol
 from assistant.ask.draft import MARKER, Claim, Draft, pieces
 from assistant.ask.question import Question
 from assistant.ask.select import Selection
-from core.types import Answer, Citation, Evidence, SentenceRecord
+from assistant.ask.support import screen
+from core.types import Answer, Citation, Evidence, SentenceRecord, Unsupported
 
 
 class CitationChecker(Protocol):
@@ -26,9 +30,12 @@ class MarkerChecker:
     def check(self, question: Question, draft: Draft, selection: Selection, k: int) -> Answer:
         given = {r.id: r for r in selection.ranked}
         claims = {c.marker: c for c in draft.claims if _supported(c, given)}
-        order = _first_appearances(draft.text, claims)
+        text, unsupported = draft.text, list[Unsupported]()
+        if draft.written:
+            text, unsupported = screen(draft.text, claims, given)
+        order = _first_appearances(text, claims)
         numbers = {old: new for new, old in enumerate(order, 1)}
-        text = MARKER.sub(lambda m: _render(m, numbers), draft.text)
+        text = MARKER.sub(lambda m: _render(m, numbers), text)
         citations = [_citation(given, claims[old], numbers[old]) for old in order]
         cited = {c.key for c in citations} if draft.answered else set()
         return Answer(
@@ -40,6 +47,7 @@ class MarkerChecker:
             language="ar" if question.language == "ar" else "en",
             kind=question.kind,
             short_answer=draft.short_answer,
+            unsupported=unsupported,
         )
 
 

@@ -9,9 +9,9 @@ characters), so a quote that contains "[7]" is never taken for a citation.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from assistant.ask.question import Question
 from assistant.ask.select import Selection
@@ -40,12 +40,15 @@ class Claim:
 @dataclass(frozen=True)
 class Draft:
     """An answer before its citations are checked; `answered` is False for "the articles do
-    not say" (the claims then point at the nearest sentences)."""
+    not say" (the claims then point at the nearest sentences). A `written` draft is a model's
+    own words: its claims have no verbatim part, and the checker screens each of its sentences
+    against the sentences it cites (support.py)."""
 
     text: str
     claims: tuple[Claim, ...]
     answered: bool
     short_answer: str = ""
+    written: bool = False
 
 
 class Answerer(Protocol):
@@ -54,6 +57,14 @@ class Answerer(Protocol):
     def draft(self, question: Question, selection: Selection, k: int) -> Draft:
         """`k` is how many evidence sentences the answer shows."""
         ...
+
+
+@runtime_checkable
+class StreamingAnswerer(Answerer, Protocol):
+    """An answerer that can show its answer while writing it: `stream` yields the text as it
+    comes, then the Draft last."""
+
+    def stream(self, question: Question, selection: Selection, k: int) -> Iterator[str | Draft]: ...
 
 
 def pieces(part: str) -> Sequence[str]:

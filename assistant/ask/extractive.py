@@ -51,13 +51,15 @@ class ExtractiveAnswerer:
     figures it points out in other sources' sentences; else the rules: a figure and what it
     counts for "how many", the actor for "who did", else the best sentence whole."""
 
+    mode = "extractive"
+
     def __init__(self, min_has_answer: float = 0.5) -> None:
         self.min_has_answer = min_has_answer
 
     def draft(self, question: Question, selection: Selection, k: int) -> Draft:
         ranked = selection.ranked
         if not selection.answerable or not ranked:
-            return _abstain(question, ranked[:k])
+            return abstain(question, ranked[:k])
         pool = ranked[:CLAIM_POOL]
         read = _read_parts(question, pool, self.min_has_answer)
         if read:
@@ -92,7 +94,8 @@ def _voice(record: SentenceRecord) -> str:
 Found = tuple[SentenceRecord, str]  # a sentence and the verbatim part of it to state
 
 
-def _abstain(question: Question, ranked: Sequence[SentenceRecord]) -> Draft:
+def abstain(question: Question, ranked: Sequence[SentenceRecord]) -> Draft:
+    """ "The articles do not say", in the question's language, quoting the nearest sentences."""
     words = PHRASES[_lang(question)]
     nearest = list(ranked[:MAX_CITATIONS])
     lines = [words["not_found"]]

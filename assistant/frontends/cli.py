@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import date
+from pathlib import Path
+from typing import get_args
 
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -21,15 +25,17 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from assistant.api import Assistant, with_location
 from assistant.frontends.render import terminal_line
 from core.errors import NewsAssistantError, QuestionError
-from core.settings import Settings
+from core.settings import Backend, Settings
 from core.types import Answer, Filters
 from ingest.load import count_articles
 from ingest.pipeline import IngestSummary
 
+BACKENDS = get_args(Backend)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -48,6 +54,8 @@ def main(argv: Sequence[str] | None = None, assistant: Assistant | None = None) 
         if args.store:
             settings = with_location(settings, args.store)
         assistant = Assistant(settings)
+    if getattr(args, "llm", None):
+        assistant.settings = with_llm(assistant.settings, args)
     try:
         return int(args.run(assistant, args))
     except NewsAssistantError as exc:
@@ -78,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _add(commands, "ingest", "load articles into the store", _ingest, _ingest_args)
     _add(commands, "ask", "ask a question; the answer cites its sources", _ask, _ask_args)
-    _add(commands, "chat", "a conversation in the terminal (follow-ups use it)", _chat, _k_args)
+    _add(commands, "chat", "a conversation in the terminal (follow-ups use it)", _chat, _chat_args)
     _add(commands, "list", "list the stored articles", _list, _list_args)
     _add(commands, "delete", "delete a stored article", _delete, _delete_args)
     _add(commands, "reindex", "update a store written by an older version", _reindex, None)
@@ -205,7 +213,28 @@ def _k_args(command: argparse.ArgumentParser) -> None:
 def _ask_args(command: argparse.ArgumentParser) -> None:
     command.add_argument("question", help='e.g. "Who carried out the strike?"')
     command.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    _chat_args(command)
+
+
+def _chat_args(command: argparse.ArgumentParser) -> None:
     _k_args(command)
+    llm = command.add_argument_group(
+        "LLM answers", "a language model writes the answer; every citation is checked "
+        "(default: NEWS_ASSISTANT_ANSWER__MODE and NEWS_ASSISTANT_ANSWER__LLM__*)",
+    )  # fmt: skip
+    llm.add_argument("--llm", choices=BACKENDS, metavar="BACKEND", help="llama, ollama or openai")
+    llm.add_argument("--base-url", metavar="URL", help="the server (ollama, openai)")
+    llm.add_argument("--model", metavar="NAME", help="the model name the server knows")
+    llm.add_argument("--gguf", metavar="PATH", type=Path, help="the GGUF file (llama)")
+
+
+def with_llm(settings: Settings, args: argparse.Namespace) -> Settings:
+    """`settings` in LLM mode with the backend and options given on the command line."""
+    given = {"backend": args.llm, "base_url": args.base_url, "model": args.model}
+    given["gguf"] = args.gguf
+    llm = settings.answer.llm.model_copy(update={k: v for k, v in given.items() if v})
+    answer = settings.answer.model_copy(update={"mode": "llm", "llm": llm})
+    return settings.model_copy(update={"answer": answer})
 
 
 def _filters(args: argparse.Namespace) -> Filters | None:
@@ -214,7 +243,7 @@ def _filters(args: argparse.Namespace) -> Filters | None:
 
 
 def _ask(assistant: Assistant, args: argparse.Namespace) -> int:
-    answer = assistant.ask(args.question, k=args.k, filters=_filters(args))
+    answer = _followed(assistant.ask_stream(args.question, k=args.k, filters=_filters(args)))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -235,7 +264,8 @@ def _chat(assistant: Assistant, args: argparse.Namespace) -> int:
         if not question:
             return 0
         try:
-            answer = assistant.chat([*messages, {"role": "user", "content": question}])
+            asked = [*messages, {"role": "user", "content": question}]
+            answer = _followed(assistant.chat_stream(asked, k=args.k, filters=_filters(args)))
         except QuestionError as exc:
             err.print(f"[red]error:[/red] {quoted(str(exc))}")
             continue
@@ -246,10 +276,38 @@ def _chat(assistant: Assistant, args: argparse.Namespace) -> int:
         _print_answer(answer)
 
 
+def _followed(events: Iterator[str | Answer]) -> Answer:
+    """The checked Answer at the end of `events`; a language model's text is shown as it
+    comes: on a terminal in place (the checked answer then replaces it), else on stderr."""
+    live = (
+        Live(Text(), console=out, transient=True, auto_refresh=False) if out.is_terminal else None
+    )
+    written = ""
+    with live or contextlib.nullcontext():
+        for event in events:
+            if isinstance(event, Answer):
+                if written and live is None:
+                    err.file.write("\n")
+                return event
+            written += event
+            if live is not None:
+                live.update(Text(plain(written), style="dim"), refresh=True)
+            else:
+                err.file.write(plain(event))
+                err.file.flush()
+    raise NewsAssistantError("the answer stream ended without an answer")
+
+
 def _print_answer(answer: Answer) -> None:
     base = "rtl" if answer.language == "ar" else "ltr"
+    for note in answer.notes:
+        out.print(f"[yellow]note[/yellow] {quoted(note)}")
     for line in plain(answer.text).split("\n"):
         out.print(terminal_line(line, base), markup=False)
+    if answer.unsupported:
+        out.print("\nNot supported by the cited sentences (removed):", style="yellow")
+    for item in answer.unsupported:
+        out.print(terminal_line(plain(f"  - {item.text} ({item.reason})"), base), markup=False)
     if answer.citations:
         out.print("\nSources:" if answer.answered else "\nNearest sentences:")
     for c in answer.citations:

@@ -131,7 +131,31 @@ def answer_html(answer: Answer, upto: int | None = None, answer_no: int = 0) -> 
         label = _NOT_ANSWERED.get(answer.language, _NOT_ANSWERED["en"])
         badge, kind = f'<p class="na-badge">{label}</p>', "na-answer na-unanswered"
     lang = escape(answer.language or "und")
-    return f'<div class="{kind}" dir="{base}" lang="{lang}">{badge}{body}</div>'
+    done = upto is None or upto >= len(answer_lines(answer))
+    extras = _extras_html(answer) if done else ""
+    return f'<div class="{kind}" dir="{base}" lang="{lang}">{badge}{body}{extras}</div>'
+
+
+def _extras_html(answer: Answer) -> str:
+    """The answer's notes, and the sentences a model wrote that its sources did not carry
+    (removed from the answer), each with the reason."""
+    notes = "".join(f'<p class="na-note" dir="auto">ⓘ {escape(n)}</p>' for n in answer.notes)
+    if not answer.unsupported:
+        return notes
+    items = "".join(
+        f'<li dir="auto"><bdi>{escape(u.text)}</bdi> <span class="na-reason">({escape(u.reason)})'
+        "</span></li>"
+        for u in answer.unsupported
+    )
+    count = len(answer.unsupported)
+    summary = f"Removed: {count} sentence{'' if count == 1 else 's'} not supported by the sources"
+    removed = f"<summary>{summary}</summary><ul>{items}</ul>"
+    return f'{notes}<details class="na-unsupported">{removed}</details>'
+
+
+def streaming_html(text: str) -> str:
+    """A language model's answer as it is being written (replaced by the checked answer)."""
+    return f'<div class="na-streaming" dir="auto">{escape(text)}</div>'
 
 
 def answer_pieces(answer: Answer, answer_no: int = 0) -> list[str]:

@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -23,7 +23,7 @@ import gradio as gr
 from assistant.frontends import render
 from assistant.frontends.login import login_check
 from core.errors import NewsAssistantError
-from core.settings import Settings, UISettings
+from core.settings import Mode, Settings, UISettings
 from core.store import ArticleDetail, StoredArticle
 from core.types import Answer, Filters
 from ingest.load import count_articles
@@ -53,6 +53,10 @@ CSS = """
 .na-context { margin: 0.3em 0 0; text-align: start; }
 mark.na-sentence { background: #fde68a; color: inherit; padding: 0 0.1em; }
 .na-failures { color: #b91c1c; }
+.na-streaming { opacity: 0.75; white-space: pre-wrap; text-align: start; }
+.na-note { font-size: 0.9em; color: #92400e; }
+.na-unsupported { font-size: 0.9em; color: #7c2d12; margin-top: 0.4em; }
+.na-reason { opacity: 0.8; }
 #na-question textarea { unicode-bidi: plaintext; text-align: start; }
 """
 
@@ -80,7 +84,17 @@ class AssistantLike(Protocol):
         *,
         k: int | None = None,
         filters: Filters | None = None,
+        mode: Mode | None = None,
     ) -> Answer: ...
+
+    def chat_stream(
+        self,
+        messages: Sequence[dict[str, str]],
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: Mode | None = None,
+    ) -> Iterator[str | Answer]: ...
 
     def ingest(
         self,
@@ -186,18 +200,26 @@ class Callbacks:
         source: str | None,
         since: str,
         until: str,
+        llm: bool = False,
     ) -> Iterator[ChatOutputs]:
-        """Answer `question` in the conversation, streaming the answer line by line; yields
-        (chat shown, conversation, sources panel, question box)."""
+        """Answer `question` in the conversation, streaming the answer line by line (with
+        `llm`, a language model's text as it comes, then the checked answer in its place);
+        yields (chat shown, conversation, sources panel, question box)."""
         asked = conversation
         if question.strip():
             asked = conversation.showing(_message("user", render.question_html(question)))
         yield [*asked.shown, _message("assistant", render.PENDING)], asked, gr.skip(), ""
         try:
             filters = parse_filters(source, since, until)
-            asked_before = [*conversation.questions(), question]
-            messages = [{"role": "user", "content": text} for text in asked_before]
-            answer = self.assistant.chat(messages, k=int(k), filters=filters)
+            messages = [*conversation.messages, {"role": "user", "content": question}]
+            if llm:
+                events = self.assistant.chat_stream(messages, k=int(k), filters=filters, mode="llm")
+                answer = yield from _written(events, asked)
+            else:
+                questions = _questions(messages)
+                answer = self.assistant.chat(
+                    questions, k=int(k), filters=filters, mode="extractive"
+                )
             number = conversation.answers + 1
             sources = render.sources_html(answer, self.assistant.store.get_article, number)
         except Exception as exc:  # shown in the chat; unexpected ones are logged in full
@@ -257,6 +279,25 @@ class Callbacks:
         return render.articles_html(articles), gr.update(choices=choices)
 
 
+def _questions(messages: Sequence[Message]) -> list[Message]:
+    """The user messages of a conversation (what the extractive answerer reads)."""
+    return [m for m in messages if m["role"] == "user"]
+
+
+def _written(
+    events: Iterator[str | Answer], asked: Conversation
+) -> Generator[ChatOutputs, None, Answer]:
+    """Show a language model's text as it comes; return the checked Answer at the end."""
+    written = ""
+    for event in events:
+        if isinstance(event, Answer):
+            return event
+        written += event
+        shown = [*asked.shown, _message("assistant", render.streaming_html(written))]
+        yield shown, asked, gr.skip(), gr.skip()
+    raise NewsAssistantError("the answer stream ended without an answer")
+
+
 def _stream(
     question: str, answer: Answer, sources: str, asked: Conversation
 ) -> Iterator[ChatOutputs]:
@@ -295,7 +336,7 @@ def build_app(assistant: AssistantLike) -> gr.Blocks:
         )
         status = gr.HTML(render.notice_html(LOADING), elem_id="na-status")
         with gr.Tab("Ask"):
-            source = _ask_tab(calls, assistant.settings.answer.k)
+            source = _ask_tab(calls, assistant.settings)
         with gr.Tab("Articles"):
             table = _articles_tab(calls, source)
         app.load(calls.refresh, None, [table, source])
@@ -303,7 +344,7 @@ def build_app(assistant: AssistantLike) -> gr.Blocks:
     return app
 
 
-def _ask_tab(calls: Callbacks, k_default: int) -> gr.Dropdown:
+def _ask_tab(calls: Callbacks, settings: Settings) -> gr.Dropdown:
     conversation = gr.State(Conversation())
     with gr.Row():
         with gr.Column(scale=3):
@@ -320,11 +361,16 @@ def _ask_tab(calls: Callbacks, k_default: int) -> gr.Dropdown:
         with gr.Column(scale=2):
             sources = gr.HTML(render.EMPTY_SOURCES, elem_id="na-sources", padding=True)
     with gr.Accordion("Settings", open=False), gr.Row():
-        k = gr.Slider(1, 50, value=k_default, step=1, label="Sources considered (k)")
+        k = gr.Slider(1, 50, value=settings.answer.k, step=1, label="Sources considered (k)")
         source = gr.Dropdown([("Any source", "")], value="", label="Source")
         since = gr.Textbox(label="Since (YYYY-MM-DD)", placeholder="2018-01-01")
         until = gr.Textbox(label="Until (YYYY-MM-DD)", placeholder="2018-12-31")
-    inputs = [question, conversation, k, source, since, until]
+    llm = gr.Checkbox(
+        value=settings.answer.mode == "llm",
+        label=f"LLM answers ({settings.answer.llm.describe()}; every citation checked)",
+        elem_id="na-llm",
+    )
+    inputs = [question, conversation, k, source, since, until, llm]
     question.submit(calls.respond, inputs, [chat, conversation, sources, question])
     clear.click(calls.clear, None, [chat, conversation, sources])
     chat.clear(calls.clear, None, [chat, conversation, sources])  # the chat's own clear button
