@@ -48,11 +48,17 @@ def english_news() -> list[Any]:
     return articles
 
 
+def each_language(location: str) -> Settings:
+    settings = with_location(Settings(), location)
+    settings.retrieval.per_language = True
+    return settings
+
+
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory: pytest.TempPathFactory, e5_embedder: Any) -> Assistant:
     """The sample Arabic article beside the English news, with the real embedder."""
     location = tmp_path_factory.mktemp("mixed") / "store"
-    assistant = Assistant(with_location(Settings(), str(location)), embedder=e5_embedder)
+    assistant = Assistant(each_language(str(location)), embedder=e5_embedder)
     assistant.ingest([SAMPLE_ARTICLE], defaults={"source": SAMPLE_SOURCE})
     assistant.ingest_articles(english_news())
     return assistant
@@ -95,8 +101,8 @@ def test_an_english_question_about_english_news_stays_in_english(mixed: Assistan
 
 
 def test_languages_and_the_language_filter(tmp_path: Path) -> None:
-    settings = with_location(Settings(), str(tmp_path / "store"))
-    assistant = Assistant(settings, embedder=HashingEmbedder())
+    assert not Settings().retrieval.per_language  # off by default
+    assistant = Assistant(each_language(str(tmp_path / "store")), embedder=HashingEmbedder())
     assistant.ingest([SAMPLE_ARTICLE])
     assert assistant.store.languages() == ["ar"]
     retriever = assistant.pipeline().retriever
