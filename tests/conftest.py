@@ -45,10 +45,11 @@ def _server_env() -> dict[str, str]:
     return env
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether a GET of `url` succeeds within a second (no proxy: servers on 127.0.0.1)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(f"{url}/api/v2/heartbeat", timeout=1):
+        with opener.open(url, timeout=1):
             return True
     except OSError:
         return False
@@ -56,7 +57,7 @@ def _answers(url: str) -> bool:
 
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while not _answers(url):
+    while not answers(f"{url}/api/v2/heartbeat"):
         if proc.poll() is not None or time.monotonic() > deadline:
             state = f"exited with {proc.returncode}" if proc.poll() is not None else "timed out"
             output = log.read_text(errors="replace")[-4000:]

@@ -12,12 +12,11 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import LOCAL_HOSTS, free_port
+from conftest import LOCAL_HOSTS, answers, free_port
 from langchain_core.messages import HumanMessage
 
 from assistant.api import Assistant
@@ -51,15 +50,6 @@ def smollm2_gguf() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def _up(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(f"{url}/models", timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The /v1 URL of llama-cpp-python's server with SmolLM2 on 127.0.0.1 (one per module)."""
@@ -73,7 +63,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        while not _up(url):
+        while not answers(f"{url}/models"):
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"llama_cpp.server did not come up:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)

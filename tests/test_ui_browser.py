@@ -4,9 +4,6 @@ Nothing leaves 127.0.0.1: the page's requests elsewhere are refused and counted.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LOCAL_HOSTS, free_port
+from conftest import LOCAL_HOSTS, close_gradio_loops, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -77,15 +74,6 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
     for app in apps:
         app.close()
     close_gradio_loops()
-
-
-def close_gradio_loops() -> None:
-    """Close the event loop Gradio left as the thread's loop; collect the ones it replaced."""
-    policy = asyncio.get_event_loop_policy()
-    with contextlib.suppress(RuntimeError):  # none is set
-        policy.get_event_loop().close()
-    policy.set_event_loop(None)
-    gc.collect()
 
 
 @pytest.fixture
