@@ -4,10 +4,11 @@ chunk's similarity), and BM25 hits over normalised words (their BM25 score).
 
 Where BM25 finds nothing (an English question over Arabic articles) it adds nothing.
 
-A store holding articles in several languages is searched once per language (dense sentences
-and chunks), so that an English question's pool holds Arabic sentences too: e5 finds sentences
-of the question's language more similar than the same content in another language, and one
-search over everything fills up with unrelated sentences of the question's language. Each
+A store holding articles in several languages is searched once more for each language other
+than the question's (dense sentences and chunks, limited to that language), so that an English
+question's pool holds Arabic sentences too: e5 finds sentences of the question's language more
+similar than the same content in another language, and one search over everything fills up
+with unrelated sentences of the question's language. Each
 candidate carries the similarity unrelated sentences of its language have to the question
 (`baseline`, from the background sentences), so that scores of different languages can be
 compared by their margin over it.
@@ -65,7 +66,7 @@ class HybridRetriever:
         self, question: Question, vector: np.ndarray, filters: Filters
     ) -> list[SentenceRecord]:
         cfg = self.settings
-        searches = self.searches(filters)
+        searches = self.searches(filters, question.language)
         pool: Pool = {}
         for where in searches:
             pool.update((r.key, r) for r in self.store.query_sentences(vector, cfg.dense_k, where))
@@ -77,15 +78,21 @@ class HybridRetriever:
         scored = self._with_baselines(vector, scored)
         return self.store.complete_only(scored)  # never a killed or unfinished ingest's parts
 
-    def searches(self, filters: Filters) -> list[Filters]:
-        """The filters of each dense search: one per stored language when the store holds
-        several (and the question is not limited to one), else `filters` alone."""
+    def searches(self, filters: Filters, language: str = "") -> list[Filters]:
+        """The filters of each dense search: `filters` alone, unless the store holds several
+        languages (and the question is not limited to one); then one search limited to each
+        language other than the question's `language`, beside the unlimited search (which
+        the question's own language fills: e5 rates it higher). A filtered search costs more
+        than an unfiltered one, so the question's own language is not searched on its own."""
         if filters.language or not self.settings.per_language:
             return [filters]
         languages = self.store.languages()
         if len(languages) < 2:
             return [filters]
-        return [dataclasses.replace(filters, language=lang) for lang in languages]
+        others = [dataclasses.replace(filters, language=lang) for lang in languages]
+        if language not in languages:
+            return others
+        return [filters] + [where for where in others if where.language != language]
 
     def lexical_index(self) -> LexicalIndex:
         """The BM25 index, rebuilt when the store's sentence count has changed. One thread
