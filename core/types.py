@@ -77,9 +77,9 @@ class Chunk:
 class SentenceRecord:
     """One stored sentence of one article, verbatim (`sentence`), with its article's metadata,
     the speaker read at ingestion, and the scores retrieval gave it: `dense` its cosine
-    similarity to the question (what abstention is decided on), `baseline` the similarity
-    unrelated sentences of its language have to the question (so `margin`, dense over
-    baseline, compares sentences of different languages), `lexical` its BM25 score,
+    similarity to the question (what abstention is decided on), `baseline` the level its
+    language's candidates reach for the question (retrieve.language_levels; so `margin`,
+    dense over baseline, compares sentences of different languages), `lexical` its BM25 score,
     `chunk` the similarity of the best chunk holding it, `score` the fused ranking score; a
     sentence the reader read has `has_answer` (its probability of answering the question, -1
     when not read) and the span `sentence[answer_start:answer_end]` it points out."""
@@ -112,7 +112,7 @@ class SentenceRecord:
 
     @property
     def margin(self) -> float:
-        """How far the sentence's similarity stands above unrelated ones of its language."""
+        """How far the sentence's similarity stands above its language's level."""
         return self.dense - self.baseline
 
     def scored(self, **scores: float) -> SentenceRecord:

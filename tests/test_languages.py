@@ -10,6 +10,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import SAMPLE_ARTICLE, SAMPLE_SOURCE, AlwaysAnswers
 
@@ -17,7 +18,8 @@ from assistant import Assistant, Filters, HashingEmbedder, Settings, make_articl
 from assistant.ask.pipeline import default_selector
 from assistant.ask.question import read_question
 from assistant.ask.rerank import FusionReranker
-from assistant.ask.retrieve import HybridRetriever
+from assistant.ask.retrieve import HybridRetriever, language_levels
+from core.language import detect_language
 from core.settings import RetrievalSettings
 from core.types import SentenceRecord
 
@@ -155,3 +157,66 @@ def test_fusion_compares_margins_and_keeps_bm25_within_a_language() -> None:
     assert [r.id for r in fusion.rerank(question, same)] == [
         r.id for r in fusion.rerank(question, shifted)
     ]  # one baseline for all: the order is that of the raw similarities
+
+
+def leveled(records: list[SentenceRecord], unrelated: dict[str, float], own: str) -> list[str]:
+    """The ids of `records` best first, each compared with its language's level."""
+    levels = language_levels(records, unrelated, own)
+    with_levels = [dataclasses.replace(r, baseline=levels[r.language]) for r in records]
+    fusion = FusionReranker(RetrievalSettings(per_language=True))
+    return [r.id for r in fusion.rerank(read_question("Who won the match?"), with_levels)]
+
+
+def test_many_unrelated_sentences_of_another_language_are_not_lifted_over_the_answer() -> None:
+    # an Arabic question beside many English news sentences: unrelated English sentences are
+    # less similar to an Arabic question than Arabic ones (background: 0.70 against 0.77), but
+    # the best of thousands reach their language's level, and only what stands out of it counts
+    arabic = [record("ar", 0.84, 0.0, 0.0)] + [
+        record("ar", 0.81 - i / 100, 0.0, 0.0) for i in range(12)
+    ]
+    english = [record("en", 0.80 - i / 1000, 0.0, 0.0) for i in range(40)]
+    unrelated = {"ar": 0.77, "en": 0.70}
+    levels = language_levels([*arabic, *english], unrelated, "ar")
+    assert levels["en"] == pytest.approx(np.mean([0.80 - i / 1000 for i in range(10)]))
+    assert leveled([*arabic, *english], unrelated, "ar")[0] == "ar0.84"
+    by_background = [
+        dataclasses.replace(r, baseline=unrelated[r.language]) for r in [*arabic, *english]
+    ]
+    fusion = FusionReranker(RetrievalSettings(per_language=True))
+    assert fusion.rerank(read_question("من فاز؟"), by_background)[0].language == "en"  # lifted
+    # one language: its level shifts every candidate alike, the order stays the similarity's
+    assert leveled(english, unrelated, "en") == [r.id for r in english]
+
+
+def test_a_stray_article_of_another_language_is_not_lifted_over_the_answer() -> None:
+    # an Arabic question over Arabic articles and one stray English article of three weak
+    # sentences: their level is low, but never lower, against Arabic's, than the background says
+    arabic = [record("ar", 0.88, 0.0, 0.0)] + [
+        record("ar", 0.83 - i / 100, 0.0, 0.0) for i in range(12)
+    ]
+    english = [
+        record("en", 0.80, 0.0, 0.0),
+        record("en", 0.62, 0.0, 0.0),
+        record("en", 0.60, 0.0, 0.0),
+    ]
+    unrelated = {"ar": 0.77, "en": 0.70}
+    levels = language_levels([*arabic, *english], unrelated, "ar")
+    assert levels["en"] == pytest.approx(levels["ar"] - 0.07)  # not the mean of its 3 (0.67)
+    assert leveled([*arabic, *english], unrelated, "ar")[0] == "ar0.88"
+
+
+def test_style_sheets_and_scripts_in_an_arabic_page_do_not_make_it_english() -> None:
+    # a scraped Arabic article (as in SaudiNewsNet) whose page carried a poll's CSS and script:
+    # more Latin letters than Arabic ones, all in tokens of code
+    prose = "أصبح هوس شراء السيارات الفارهة لا يقتصر على طبقة معينة من المجتمع. "
+    code = (
+        "#vote_area2 ul { padding: 0; margin: 0; } .box_vote { background: #FFFFFF; "
+        "border-radius: 5px; padding:18px; } jQuery(document).ready(function(){ "
+        "jQuery('#vote_form2').submit(function() { site = jQuery('input[name=site]').val(); "
+    )
+    page = prose + code * 3 + "هل اقتناء سيارة فارهة ضرورة؟"
+    assert detect_language(page) == "ar"
+    assert make_article(page, title="هوس اقتناء السيارات").language == "ar"
+    assert detect_language("The council said: 12 homes (of 40) were approved.") == "en"
+    assert detect_language("COVID-19?") == "en"  # letters only in a token with a number
+    assert detect_language("Who is محمد بن سلمان?") == "ar"  # more Arabic letters than Latin

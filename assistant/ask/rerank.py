@@ -4,11 +4,11 @@ hurting English questions over Arabic articles: where it finds nothing its z-sco
 zero) and adds a bonus when a sentence holds what the question asks for (a figure for "how
 many", a date for "when").
 
-Candidates of several languages are compared by their similarities' margins over unrelated
-sentences of their language (a constant shift when there is one language, so nothing changes
-then), and BM25 is z-scored within each language's candidates: it tells sentences of the
-question's language apart, and must not lift them as a group over the other language's
-sentences, which share no words with the question."""
+Candidates of several languages are compared by their similarities' margins over the level
+their language's candidates reach (retrieve.language_levels; a constant shift when there is
+one language, so nothing changes then), and BM25 is z-scored within each language's
+candidates: it tells sentences of the question's language apart, and must not lift them as a
+group over the other language's sentences, which share no words with the question."""
 
 from __future__ import annotations
 
@@ -56,13 +56,20 @@ class FusionReranker:
             return []
         w = self.settings
         dense = _z([c.margin for c in candidates])
-        chunk = _z([c.chunk - c.baseline for c in candidates])
+        chunk = _z(chunk_margins(candidates))
         groups = [c.language if w.per_language else "" for c in candidates]
         lexical = _z_within(groups, [c.lexical for c in candidates])
         bonus = [w.kind * holds_kind(question.kind, c.sentence) for c in candidates]
         fused = dense + w.chunk * chunk + w.lexical * lexical + np.asarray(bonus)
         scored = [c.scored(score=float(s)) for c, s in zip(candidates, fused, strict=True)]
         return sorted(scored, key=lambda c: -c.score)
+
+
+def chunk_margins(candidates: Sequence[SentenceRecord]) -> list[float]:
+    """Each candidate's chunk similarity over its language's level; a candidate in none of
+    the nearest chunks (`chunk` 0) gets one value below every level, whatever its language."""
+    missing = -max(c.baseline for c in candidates)
+    return [c.chunk - c.baseline if c.chunk > 0 else missing for c in candidates]
 
 
 def holds_kind(kind: str, text: str) -> float:

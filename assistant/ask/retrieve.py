@@ -8,16 +8,16 @@ A store holding articles in several languages is searched once more for each lan
 than the question's (dense sentences and chunks, limited to that language), so that an English
 question's pool holds Arabic sentences too: e5 finds sentences of the question's language more
 similar than the same content in another language, and one search over everything fills up
-with unrelated sentences of the question's language. Each
-candidate carries the similarity unrelated sentences of its language have to the question
-(`baseline`, from the background sentences), so that scores of different languages can be
-compared by their margin over it.
+with unrelated sentences of the question's language. Each candidate then carries its
+language's level for the question (`baseline`: see `language_levels`), so that sentences of
+different languages are compared by how far they stand above their own language's candidates.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -30,6 +30,7 @@ from core.store import ArticleStore
 from core.types import Filters, SentenceRecord
 
 Pool = dict[tuple[str, int], SentenceRecord]
+LEVEL_TOP = 10  # candidates whose mean similarity is their language's level
 
 
 class Retriever(Protocol):
@@ -46,8 +47,8 @@ class Retriever(Protocol):
 class HybridRetriever:
     """Dense sentences, dense chunks and BM25 from one store, each dense search per stored
     language when there are several. The BM25 index is built on first use and rebuilt when the
-    store's sentence count changes (see `lexical_index`). Without `background`, every
-    `baseline` stays 0."""
+    store's sentence count changes (see `lexical_index`). Without `background` (or with
+    `per_language` off), every `baseline` stays 0."""
 
     def __init__(
         self,
@@ -75,7 +76,7 @@ class HybridRetriever:
             pool[r.key] = pool.get(r.key, r).scored(lexical=r.lexical)
         self._fill_dense(vector, pool)
         scored = [r.scored(chunk=chunk_scores.get(key, 0.0)) for key, r in pool.items()]
-        scored = self._with_baselines(vector, scored)
+        scored = self._with_baselines(question, vector, scored)
         return self.store.complete_only(scored)  # never a killed or unfinished ingest's parts
 
     def searches(self, filters: Filters, language: str = "") -> list[Filters]:
@@ -137,13 +138,34 @@ class HybridRetriever:
             pool[key] = pool[key].scored(dense=float(stored @ vector))
 
     def _with_baselines(
-        self, vector: np.ndarray, records: list[SentenceRecord]
+        self, question: Question, vector: np.ndarray, records: list[SentenceRecord]
     ) -> list[SentenceRecord]:
-        """Each record with the question's similarity to unrelated sentences of its language."""
+        """Each record with its language's level for this question (`language_levels`)."""
         if self.background is None or not self.settings.per_language:
             return records
         background = self.background
-        baselines = {
-            lang: background.similarity(vector, lang) for lang in {r.language for r in records}
-        }
-        return [r.scored(baseline=baselines[r.language]) for r in records]
+        languages = {r.language for r in records}
+        unrelated = {lang: background.similarity(vector, lang) for lang in languages}
+        levels = language_levels(records, unrelated, question.language)
+        return [r.scored(baseline=levels[r.language]) for r in records]
+
+
+def language_levels(
+    records: Sequence[SentenceRecord], unrelated: Mapping[str, float], own: str
+) -> dict[str, float]:
+    """The similarity each language's candidates reach for the question: the mean of its
+    `LEVEL_TOP` most similar. Candidates are compared across languages by how far they stand
+    above their language's level: the one that answers stands out of its language's
+    candidates, while the best of many unrelated sentences of the question's language is
+    only as similar as its neighbours. Another language's level is never taken as lower,
+    against the question's own, than the question's similarity to unrelated sentences of
+    each (`unrelated`, the background) says: a language with few candidates (one stray
+    article) has a low level, and its sentences would otherwise be lifted over the answer."""
+    levels = {}
+    for lang in {r.language for r in records}:
+        top = sorted((r.dense for r in records if r.language == lang), reverse=True)[:LEVEL_TOP]
+        levels[lang] = float(np.mean(top))
+    if own not in levels:
+        return levels
+    gap = {lang: unrelated[lang] - unrelated[own] for lang in levels}
+    return {lang: max(level, levels[own] + gap[lang]) for lang, level in levels.items()}
