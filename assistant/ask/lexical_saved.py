@@ -30,13 +30,32 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from assistant.ask.lexical import LexicalIndex
+from assistant.ask.lexical_catalog import (
+    SCHEMA,
+    ToIndex,
+    article_probes,
+    insert_article,
+    kill,
+    live_hashes,
+    set_state,
+    state,
+    term_ids,
+    term_map,
+)
+from assistant.ask.lexical_segments import (
+    Segment,
+    UnreadableIndex,
+    concat_segments,
+    live_rows,
+    segment_arrays,
+    write_segment,
+)
 from assistant.ask.question import content_words
 from core.store import ArticleDetail, ArticleStore, ArticleWrite, SentenceKey
 from core.types import SentenceRecord
@@ -50,38 +69,6 @@ CATCH_UP_PAGE = 500  # articles read from the store per segment when catching up
 MAX_SEGMENTS = 8  # more are merged, smallest first
 MERGE_LIMIT = 250_000  # sentences: bigger segments are not merged again (bounds memory)
 BUSY_TIMEOUT_S = 60.0  # how long a writer waits for another process's index write
-_VARS = 900  # SQL parameters per statement
-_ARRAYS = ("terms", "indptr", "docs", "tfs", "lengths", "doc_article", "doc_index")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS segments (id INTEGER PRIMARY KEY, docs INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    num INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, content_hash TEXT NOT NULL,
-    segment INTEGER NOT NULL, live INTEGER NOT NULL, title TEXT, source TEXT, url TEXT,
-    date TEXT, language TEXT);
-CREATE INDEX IF NOT EXISTS articles_by_id ON articles (article_id, live);
-CREATE INDEX IF NOT EXISTS articles_by_segment ON articles (segment);
-"""
-
-
-class UnreadableIndex(Exception):
-    """The saved files cannot be read as an index (corrupt, half-deleted, another format)."""
-
-
-@dataclass(frozen=True)
-class ToIndex:
-    """One article to index: its record's metadata and its sentences' texts."""
-
-    article_id: str
-    content_hash: str
-    title: str
-    source: str
-    url: str
-    date: str
-    language: str
-    sentences: Sequence[str]
 
 
 class Searchable(Protocol):
@@ -114,37 +101,6 @@ class InMemory:
         return self.index.search(terms, k, allowed)
 
 
-class Segment:
-    """One segment's arrays, memory-mapped."""
-
-    def __init__(self, segment_id: int, folder: Path) -> None:
-        self.id = segment_id
-        try:
-            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-        except (OSError, ValueError) as exc:
-            raise UnreadableIndex(f"segment {folder.name}: {exc}") from exc
-        self.terms, self.indptr = arrays["terms"], arrays["indptr"]
-        self.docs, self.tfs, self.lengths = arrays["docs"], arrays["tfs"], arrays["lengths"]
-        self.doc_article, self.doc_index = arrays["doc_article"], arrays["doc_index"]
-        n = len(self.lengths)
-        if len(self.indptr) != len(self.terms) + 1 or len(self.doc_article) != n:
-            raise UnreadableIndex(f"segment {folder.name}: arrays of mismatched lengths")
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """(sentence numbers, counts) of one word in this segment."""
-        i = int(np.searchsorted(self.terms, term_id))
-        if i == len(self.terms) or int(self.terms[i]) != term_id:
-            return _NONE, _NONE
-        lo, hi = int(self.indptr[i]), int(self.indptr[i + 1])
-        return np.asarray(self.docs[lo:hi]), np.asarray(self.tfs[lo:hi])
-
-
-_NONE = np.zeros(0, dtype=np.int32)
-
-
 class Snapshot:
     """The index as of one state of its files: what `search` reads (never changed after)."""
 
@@ -173,7 +129,7 @@ class Snapshot:
         if not terms or k <= 0 or not self.n_live:
             return []
         with self.index.connect() as db:
-            ids = _term_ids(db, terms)
+            ids = term_ids(db, terms)
             if not ids:
                 return []
             scores, where = self._scores(ids)
@@ -223,7 +179,7 @@ class Snapshot:
         step = max(2 * k, 50)
         for lo in range(0, len(order), step):
             picks = [(scores[i], *self._place(where[i])) for i in order[lo : lo + step]]
-            articles.update(_article_probes(db, {num for _, num, _ in picks} - articles.keys()))
+            articles.update(article_probes(db, {num for _, num, _ in picks} - articles.keys()))
             keys = [(float(score), articles[num], index) for score, num, index in picks]
             keys = [key for key in keys if allowed is None or allowed(key[1])]
             found.extend(self._read(keys, k - len(found), allowed))
@@ -295,10 +251,10 @@ class SavedLexicalIndex:
                 self._ensure_open()
                 after = self.store.revision()
                 with self._writing() as db:
-                    synced = _state(db, "revision")
+                    synced = state(db, "revision")
                     self._add(db, [_from_write(w) for w in writes])
                     if synced == before:
-                        _set_state(db, "revision", after)
+                        set_state(db, "revision", after)
                 self._merge_if_many()
                 self._snapshot = self._load()
             except (UnreadableIndex, sqlite3.Error, OSError) as exc:
@@ -355,7 +311,7 @@ class SavedLexicalIndex:
         with self._writing() as db:
             live = dict(db.execute("SELECT article_id, content_hash FROM articles WHERE live"))
             gone = [a for a, h in live.items() if stored.get(a) != h]
-            _kill(db, gone)
+            kill(db, gone)
         missing = sorted(a for a, h in stored.items() if live.get(a) != h)
         if missing:
             log.info("indexing %d articles for BM25 in %s", len(missing), self.folder)
@@ -366,7 +322,7 @@ class SavedLexicalIndex:
                     db, [_from_detail(d) for d in details if stored.get(d.id) == d.content_hash]
                 )
         with self._writing() as db:
-            _set_state(db, "revision", revision)
+            set_state(db, "revision", revision)
 
     # --- files ---
 
@@ -377,11 +333,11 @@ class SavedLexicalIndex:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._writing(changes=False) as db:
-            for statement in _SCHEMA.split(";"):
+            for statement in SCHEMA.split(";"):
                 db.execute(statement)
-            made = _state(db, "format")
+            made = state(db, "format")
             if made is None:
-                _set_state(db, "format", FORMAT)
+                set_state(db, "format", FORMAT)
             elif made != FORMAT:
                 raise UnreadableIndex(f"format {made}, not {FORMAT}")
             self._sweep(db)
@@ -409,8 +365,8 @@ class SavedLexicalIndex:
             try:
                 yield db
                 if changes:
-                    generation = int(_state(db, "generation") or 0) + 1
-                    _set_state(db, "generation", str(generation))
+                    generation = int(state(db, "generation") or 0) + 1
+                    set_state(db, "generation", str(generation))
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -418,7 +374,7 @@ class SavedLexicalIndex:
 
     def _generation(self) -> str:
         with self.connect() as db:
-            return _state(db, "generation") or ""
+            return state(db, "generation") or ""
 
     def _load(self) -> Snapshot:
         """A snapshot of the files as they are (once more if a merge removed a segment while
@@ -433,7 +389,7 @@ class SavedLexicalIndex:
             db.execute("BEGIN")
             ids = [i for (i,) in db.execute("SELECT id FROM segments ORDER BY id")]
             dead = np.array([n for (n,) in db.execute("SELECT num FROM articles WHERE NOT live")])
-            revision, generation = _state(db, "revision") or "", _state(db, "generation") or ""
+            revision, generation = state(db, "revision") or "", state(db, "generation") or ""
             db.execute("COMMIT")
         self._segments = {i: self._segments.get(i) or self._open_segment(i) for i in ids}
         snapshot = Snapshot(self, [self._segments[i] for i in ids], dead, revision)
@@ -446,32 +402,20 @@ class SavedLexicalIndex:
     def _add(self, db: sqlite3.Connection, articles: list[ToIndex]) -> None:
         """Index `articles` as one new segment, marking dead their earlier versions (inside
         the caller's transaction). Articles already indexed as they are are skipped."""
-        live = _live_hashes(db, [a.article_id for a in articles])
+        live = live_hashes(db, [a.article_id for a in articles])
         articles = [a for a in articles if live.get(a.article_id) != a.content_hash]
         if not articles:
             return
-        _kill(db, [a.article_id for a in articles if a.article_id in live])
+        kill(db, [a.article_id for a in articles if a.article_id in live])
         segment_id = int(db.execute("INSERT INTO segments (docs) VALUES (0)").lastrowid or 0)
         words = [[_words(text) for text in a.sentences] for a in articles]
-        vocab = _term_map(db, {w for doc in words for sentence in doc for w in sentence})
-        nums = [_insert_article(db, a, segment_id) for a in articles]
-        arrays = _segment_arrays(words, nums, vocab)
+        vocab = term_map(db, {w for doc in words for sentence in doc for w in sentence})
+        nums = [insert_article(db, a, segment_id) for a in articles]
+        arrays = segment_arrays(words, nums, vocab)
         db.execute(
             "UPDATE segments SET docs = ? WHERE id = ?", (len(arrays["lengths"]), segment_id)
         )
-        self._write_segment(segment_id, arrays)
-
-    def _write_segment(self, segment_id: int, arrays: dict[str, np.ndarray]) -> None:
-        """Write the arrays under a temporary name and rename it into place (inside the
-        transaction that registers the segment, so no other writer sweeps it meanwhile)."""
-        final = self.folder / f"seg-{segment_id}"
-        partial = self.folder / f"seg-{segment_id}.tmp"
-        for leftover in (final, partial):
-            shutil.rmtree(leftover, ignore_errors=True)
-        partial.mkdir()
-        for name, array in arrays.items():
-            np.save(partial / f"{name}.npy", array)
-        partial.rename(final)
+        write_segment(self.folder, segment_id, arrays)
 
     def _merge_if_many(self) -> None:
         """Merge the smallest segments into one when there are more than MAX_SEGMENTS,
@@ -490,9 +434,9 @@ class SavedLexicalIndex:
 
     def _merged(self, db: sqlite3.Connection, ids: list[int]) -> int:
         dead = np.array([n for (n,) in db.execute("SELECT num FROM articles WHERE NOT live")])
-        parts = [_live_rows(self._open_segment(i), dead) for i in ids]
+        parts = [live_rows(self._open_segment(i), dead) for i in ids]
         segment_id = int(db.execute("INSERT INTO segments (docs) VALUES (0)").lastrowid or 0)
-        arrays = _concat_segments(parts)
+        arrays = concat_segments(parts)
         db.execute(
             "UPDATE segments SET docs = ? WHERE id = ?", (len(arrays["lengths"]), segment_id)
         )
@@ -502,7 +446,7 @@ class SavedLexicalIndex:
             f"UPDATE articles SET segment = ? WHERE segment IN ({marks})", [segment_id, *ids]
         )
         db.execute(f"DELETE FROM segments WHERE id IN ({marks})", ids)
-        self._write_segment(segment_id, arrays)
+        write_segment(self.folder, segment_id, arrays)
         return segment_id
 
 
@@ -540,168 +484,6 @@ def _words(sentence: str) -> list[str]:
 
 def _idf(df: int, n: int) -> float:
     return math.log(1 + (n - df + 0.5) / (df + 0.5))
-
-
-def _state(db: sqlite3.Connection, key: str) -> str | None:
-    row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def _set_state(db: sqlite3.Connection, key: str, value: str) -> None:
-    db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for lo in range(0, len(items), _VARS):
-        yield items[lo : lo + _VARS]
-
-
-def _term_ids(db: sqlite3.Connection, terms: Sequence[str]) -> list[int]:
-    """The ids of the known words among `terms` (a word given twice, twice)."""
-    unique = sorted(set(terms))
-    known: dict[str, int] = {}
-    for part in _chunks(unique):
-        marks = ",".join("?" * len(part))
-        known.update(db.execute(f"SELECT term, id FROM terms WHERE term IN ({marks})", part))
-    return [known[t] for t in terms if t in known]
-
-
-def _term_map(db: sqlite3.Connection, words: set[str]) -> dict[str, int]:
-    """The id of every word, new words added to the vocabulary."""
-    ordered = sorted(words)
-    db.executemany("INSERT OR IGNORE INTO terms (term) VALUES (?)", [(w,) for w in ordered])
-    found: dict[str, int] = {}
-    for part in _chunks(ordered):
-        marks = ",".join("?" * len(part))
-        found.update(db.execute(f"SELECT term, id FROM terms WHERE term IN ({marks})", part))
-    return found
-
-
-def _live_hashes(db: sqlite3.Connection, article_ids: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for part in _chunks(sorted(set(article_ids))):
-        marks = ",".join("?" * len(part))
-        query = (
-            f"SELECT article_id, content_hash FROM articles WHERE live AND article_id IN ({marks})"
-        )
-        found.update(db.execute(query, part))
-    return found
-
-
-def _kill(db: sqlite3.Connection, article_ids: Sequence[str]) -> None:
-    for part in _chunks(sorted(set(article_ids))):
-        marks = ",".join("?" * len(part))
-        db.execute(f"UPDATE articles SET live = 0 WHERE live AND article_id IN ({marks})", part)
-
-
-def _insert_article(db: sqlite3.Connection, a: ToIndex, segment_id: int) -> int:
-    row = (a.article_id, a.content_hash, segment_id, a.title, a.source, a.url, a.date, a.language)
-    cursor = db.execute(
-        "INSERT INTO articles (article_id, content_hash, segment, live, title, source, url, "
-        "date, language) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?)",
-        row,
-    )
-    return int(cursor.lastrowid or 0)
-
-
-def _article_probes(db: sqlite3.Connection, nums: set[int]) -> dict[int, SentenceRecord]:
-    """A record per article number carrying its metadata (what `Filters.allows` reads), its
-    content hash as `id`."""
-    found: dict[int, SentenceRecord] = {}
-    ordered = sorted(nums)
-    for lo in range(0, len(ordered), _VARS):
-        part = ordered[lo : lo + _VARS]
-        marks = ",".join("?" * len(part))
-        query = (
-            "SELECT num, article_id, content_hash, title, source, url, date, language "
-            f"FROM articles WHERE num IN ({marks})"
-        )
-        for num, article_id, content_hash, title, source, url, date, language in db.execute(
-            query, part
-        ):
-            found[num] = SentenceRecord(
-                content_hash, article_id, title or "", source or "", url or "", date or "",
-                language or "", sentence_index=0, start=0, end=0, sentence="",
-            )  # fmt: skip
-    missing = nums - found.keys()
-    if missing:
-        raise UnreadableIndex(f"{len(missing)} articles of the segments are not in index.sqlite")
-    return found
-
-
-def _segment_arrays(
-    words: list[list[list[str]]], nums: list[int], vocab: dict[str, int]
-) -> dict[str, np.ndarray]:
-    """The arrays of a segment over these articles' sentences (their words by sentence)."""
-    term_rows: list[int] = []
-    doc_rows: list[int] = []
-    tf_rows: list[int] = []
-    lengths: list[int] = []
-    doc_article: list[int] = []
-    doc_index: list[int] = []
-    for num, sentences in zip(nums, words, strict=True):
-        for index, sentence in enumerate(sentences):
-            doc = len(lengths)
-            for word, tf in Counter(sentence).items():
-                term_rows.append(vocab[word])
-                doc_rows.append(doc)
-                tf_rows.append(tf)
-            lengths.append(len(sentence))
-            doc_article.append(num)
-            doc_index.append(index)
-    return _by_term(
-        np.array(term_rows, dtype=np.int64),
-        np.array(doc_rows, dtype=np.int32),
-        np.minimum(np.array(tf_rows, dtype=np.int64), np.iinfo(np.uint16).max).astype(np.uint16),
-        {
-            "lengths": np.array(lengths, dtype=np.int32),
-            "doc_article": np.array(doc_article, dtype=np.int64),
-            "doc_index": np.array(doc_index, dtype=np.int32),
-        },
-    )
-
-
-def _by_term(
-    terms: np.ndarray, docs: np.ndarray, tfs: np.ndarray, per_doc: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """Postings sorted by word, then sentence, with the pointers of each word's run."""
-    order = np.lexsort((docs, terms))
-    terms, docs, tfs = terms[order], docs[order], tfs[order]
-    unique, starts = np.unique(terms, return_index=True)
-    indptr = np.append(starts, len(terms)).astype(np.int64)
-    return {"terms": unique, "indptr": indptr, "docs": docs, "tfs": tfs, **per_doc}
-
-
-def _live_rows(segment: Segment, dead: np.ndarray) -> dict[str, np.ndarray]:
-    """A segment's postings as (word, sentence, count) rows, and its per-sentence arrays,
-    without the sentences of dead articles (renumbered)."""
-    keep = ~np.isin(np.asarray(segment.doc_article), dead)
-    renumber = np.cumsum(keep) - 1
-    counts = np.diff(np.asarray(segment.indptr))
-    terms = np.repeat(np.asarray(segment.terms), counts)
-    docs = np.asarray(segment.docs)
-    kept = keep[docs]
-    return {
-        "term_rows": terms[kept],
-        "doc_rows": renumber[docs[kept]].astype(np.int32),
-        "tf_rows": np.asarray(segment.tfs)[kept],
-        "lengths": np.asarray(segment.lengths)[keep],
-        "doc_article": np.asarray(segment.doc_article)[keep],
-        "doc_index": np.asarray(segment.doc_index)[keep],
-    }
-
-
-def _concat_segments(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    offsets = np.cumsum([0] + [len(p["lengths"]) for p in parts])[:-1]
-    return _by_term(
-        np.concatenate([p["term_rows"] for p in parts]).astype(np.int64),
-        np.concatenate([p["doc_rows"] + o for p, o in zip(parts, offsets, strict=True)]),
-        np.concatenate([p["tf_rows"] for p in parts]).astype(np.uint16),
-        {
-            name: np.concatenate([p[name] for p in parts])
-            for name in ("lengths", "doc_article", "doc_index")
-        },
-    )
 
 
 def _from_write(w: ArticleWrite) -> ToIndex:
