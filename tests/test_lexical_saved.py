@@ -10,6 +10,7 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.api import Assistant, with_location
@@ -205,3 +206,10 @@ def test_another_process_ingest_killed_mid_way_is_picked_up_and_a_rerun_complete
         (synced,) = db.execute("SELECT value FROM state WHERE key = 'revision'").fetchone()
         live = db.execute("SELECT count(*) FROM articles WHERE live").fetchone()[0]
     assert synced == assistant.store.revision() and live == 410
+
+
+def test_hits_come_best_first_past_the_partial_sort() -> None:
+    scores = np.random.default_rng(3).permutation(100).astype(np.float32)
+    parts = list(lexical_saved._best_first(scores, 3))  # 24 from a partial sort, then the rest
+    assert np.concatenate(parts).tolist() == np.argsort(-scores).tolist()
+    assert {len(p) for p in parts[:-1]} == {3}

@@ -8,7 +8,6 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from assistant.ask.lexical_segments import UnreadableIndex
 from core.types import SentenceRecord
 
 _VARS = 900  # SQL parameters per statement
@@ -103,10 +102,19 @@ def insert_article(db: sqlite3.Connection, a: ToIndex, segment_id: int) -> int:
     return int(cursor.lastrowid or 0)
 
 
-def article_probes(db: sqlite3.Connection, nums: set[int]) -> dict[int, SentenceRecord]:
-    """A record per article number carrying its metadata (what `Filters.allows` reads), its
-    content hash as `id`."""
-    found: dict[int, SentenceRecord] = {}
+@dataclass(frozen=True)
+class IndexedArticle:
+    """An indexed article's content hash, and a record carrying its metadata (what
+    `Filters.allows` reads) to try filters on before any sentence is read."""
+
+    content_hash: str
+    probe: SentenceRecord
+
+
+def indexed_articles(db: sqlite3.Connection, nums: set[int]) -> dict[int, IndexedArticle]:
+    """The indexed articles by number (those merged away by another process meanwhile are
+    left out)."""
+    found: dict[int, IndexedArticle] = {}
     ordered = sorted(nums)
     for lo in range(0, len(ordered), _VARS):
         part = ordered[lo : lo + _VARS]
@@ -118,11 +126,9 @@ def article_probes(db: sqlite3.Connection, nums: set[int]) -> dict[int, Sentence
         for num, article_id, content_hash, title, source, url, date, language in db.execute(
             query, part
         ):
-            found[num] = SentenceRecord(
-                content_hash, article_id, title or "", source or "", url or "", date or "",
-                language or "", sentence_index=0, start=0, end=0, sentence="",
+            probe = SentenceRecord(
+                "", article_id, title or "", source or "", url or "", date or "", language or "",
+                sentence_index=0, start=0, end=0, sentence="",
             )  # fmt: skip
-    missing = nums - found.keys()
-    if missing:
-        raise UnreadableIndex(f"{len(missing)} articles of the segments are not in index.sqlite")
+            found[num] = IndexedArticle(content_hash, probe)
     return found

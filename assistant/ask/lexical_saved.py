@@ -38,8 +38,9 @@ import numpy as np
 from assistant.ask.lexical import LexicalIndex
 from assistant.ask.lexical_catalog import (
     SCHEMA,
+    IndexedArticle,
     ToIndex,
-    article_probes,
+    indexed_articles,
     insert_article,
     kill,
     live_hashes,
@@ -173,15 +174,14 @@ class Snapshot:
     ) -> list[SentenceRecord]:
         """The best `k` sentences `allowed` lets through, read from the store (filters are
         tried first on their article's metadata, so only hits are read)."""
-        order = np.argsort(-scores, kind="stable")
-        articles: dict[int, SentenceRecord] = {}
+        articles: dict[int, IndexedArticle] = {}
         found: list[SentenceRecord] = []
         step = max(2 * k, 50)
-        for lo in range(0, len(order), step):
-            picks = [(scores[i], *self._place(where[i])) for i in order[lo : lo + step]]
-            articles.update(article_probes(db, {num for _, num, _ in picks} - articles.keys()))
-            keys = [(float(score), articles[num], index) for score, num, index in picks]
-            keys = [key for key in keys if allowed is None or allowed(key[1])]
+        for part in _best_first(scores, step):
+            picks = [(float(scores[i]), *self._place(where[i])) for i in part]
+            articles.update(indexed_articles(db, {num for _, num, _ in picks} - articles.keys()))
+            keys = [(score, articles[num], index) for score, num, index in picks if num in articles]
+            keys = [key for key in keys if allowed is None or allowed(key[1].probe)]
             found.extend(self._read(keys, k - len(found), allowed))
             if len(found) >= k:
                 break
@@ -194,17 +194,20 @@ class Snapshot:
 
     def _read(
         self,
-        keys: list[tuple[float, SentenceRecord, int]],
+        keys: list[tuple[float, IndexedArticle, int]],
         k: int,
         allowed: Callable[[SentenceRecord], bool] | None,
     ) -> list[SentenceRecord]:
-        wanted: list[SentenceKey] = [(p.article_id, p.id, index) for _, p, index in keys]
+        """The stored sentences of `keys` (score, article, index) that are still stored."""
+        wanted: list[SentenceKey] = [
+            (a.probe.article_id, a.content_hash, index) for _, a, index in keys
+        ]
         stored = {
             (r.article_id, r.sentence_index): r for r in self.index.store.get_sentences(wanted)
         }
         found = []
-        for score, probe, index in keys:
-            record = stored.get((probe.article_id, index))
+        for score, article, index in keys:
+            record = stored.get((article.probe.article_id, index))
             if record is not None and (allowed is None or allowed(record)):
                 found.append(record.scored(lexical=score))
         return found[:k]
@@ -480,6 +483,22 @@ def index_batches(store: ArticleStore) -> Callable[[Sequence[ArticleWrite], str]
 
 def _words(sentence: str) -> list[str]:
     return list(content_words(sentence)) or [EMPTY]
+
+
+def _best_first(scores: np.ndarray, step: int) -> Iterator[np.ndarray]:
+    """Positions of `scores`, best first, `step` at a time: the first few steps from a partial
+    sort (most questions need no more), then the rest."""
+    head = 8 * step
+    if len(scores) <= head:
+        order = np.argsort(-scores, kind="stable")
+        yield from (order[lo : lo + step] for lo in range(0, len(order), step))
+        return
+    top = np.argpartition(-scores, head - 1)[:head]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    yield from (top[lo : lo + step] for lo in range(0, head, step))
+    rest = np.setdiff1d(np.arange(len(scores)), top, assume_unique=True)
+    rest = rest[np.argsort(-scores[rest], kind="stable")]
+    yield from (rest[lo : lo + step] for lo in range(0, len(rest), step))
 
 
 def _idf(df: int, n: int) -> float:

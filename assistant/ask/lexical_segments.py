@@ -70,12 +70,12 @@ def segment_arrays(
             doc_article.append(num)
             doc_index.append(index)
     return by_term(
-        np.array(term_rows, dtype=np.int64),
+        np.array(term_rows, dtype=np.int32),
         np.array(doc_rows, dtype=np.int32),
         np.minimum(np.array(tf_rows, dtype=np.int64), np.iinfo(np.uint16).max).astype(np.uint16),
         {
             "lengths": np.array(lengths, dtype=np.int32),
-            "doc_article": np.array(doc_article, dtype=np.int64),
+            "doc_article": np.array(doc_article, dtype=np.int32),
             "doc_index": np.array(doc_index, dtype=np.int32),
         },
     )
@@ -114,7 +114,7 @@ def live_rows(segment: Segment, dead: np.ndarray) -> dict[str, np.ndarray]:
 def concat_segments(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     offsets = np.cumsum([0] + [len(p["lengths"]) for p in parts])[:-1]
     return by_term(
-        np.concatenate([p["term_rows"] for p in parts]).astype(np.int64),
+        np.concatenate([p["term_rows"] for p in parts]).astype(np.int32),
         np.concatenate([p["doc_rows"] + o for p, o in zip(parts, offsets, strict=True)]),
         np.concatenate([p["tf_rows"] for p in parts]).astype(np.uint16),
         {
