@@ -10,8 +10,10 @@ Each figure comes from a fresh process (`--probe`), on a copy of the store built
   for "saved", also with the index folder deleted first (built from the store: a first run);
 - batch: ask once, ingest --batch more articles in the same process (as the server and UI
   do), then time the next question's BM25 search; the ingest time is shown too;
+- other: the same, the articles ingested by `news-assistant ingest` in another process;
 - peak RSS (ru_maxrss) of each process, and its RSS after opening the store, before asking;
-  "none" opens the store and builds the pipeline but searches nothing (the baseline);
+  "none" opens the store, builds the pipeline, searches Chroma (as every question does) and
+  ingests without any BM25 index (the baseline);
 - the saved index's size on disk beside the store's and the sentence texts'.
 """
 
@@ -50,15 +52,22 @@ def peak_mb() -> float:
 
 def probe(mode: str, scenario: str, store: Path, extra: Path) -> dict[str, Any]:
     """One measurement in this (fresh) process."""
-    from assistant.api import Assistant, with_location
+    import numpy as np
+
+    from assistant import api
     from assistant.ask.question import read_question
     from core.settings import Settings
+    from core.types import Filters
 
-    assistant = Assistant(with_location(Settings(), str(store)))
+    assistant = api.Assistant(api.with_location(Settings(), str(store)))
     retriever = assistant.pipeline().retriever
-    if mode == "old":
-        retriever._saved = None  # type: ignore[attr-defined]  # the in-memory index, as before
-    assistant.store.count_articles()
+    if mode in ("old", "none"):  # the in-memory index, as before, and no saved one to update
+        retriever._saved = None  # type: ignore[attr-defined]
+        api.index_batches = lambda store: None  # type: ignore[assignment]
+    vector = np.ones(assistant.embedder.dim, dtype=np.float32) / assistant.embedder.dim**0.5
+    assistant.store.query_sentences(vector, 40, Filters())  # what every question does first:
+    assistant.store.query_chunks(vector, 10, Filters())  # Chroma loads its vector indexes
+    stored = assistant.store.count_articles()
     opened = rss_mb()
     terms = [read_question(q).search_terms for q in QUESTIONS]
 
@@ -75,9 +84,13 @@ def probe(mode: str, scenario: str, store: Path, extra: Path) -> dict[str, Any]:
     else:
         ask(terms[0])
         started = time.perf_counter()
-        summary = assistant.ingest([extra])
+        if scenario == "batch":
+            assistant.ingest([extra])
+        else:  # another process ingests (the CLI beside the UI)
+            cli = [sys.executable, "-m", "assistant.frontends.cli", "ingest", str(extra)]
+            subprocess.run([*cli, "--store", str(store)], check=True, capture_output=True)
         result["ingest_seconds"] = time.perf_counter() - started
-        assert summary.articles > 0, summary
+        assert assistant.store.count_articles() > stored
         result["seconds"], result["hits"] = ask(terms[1])
     result["again_seconds"] = ask(terms[0])[0]
     result["peak_mb"] = peak_mb()
@@ -145,7 +158,7 @@ def sizes(store: Path, above: dict[str, float]) -> None:
     print(f"  segment arrays {arrays / 1e6:.1f} MB, index.sqlite {(total - arrays) / 1e6:.1f} MB")
     print(f"sentence texts: {texts / 1e6:.1f} MB (UTF-8)")
     per = 100_000 / n
-    print(f'\npeak RSS above the baseline ("open: none"), and x{per:.0f} for 100k articles:')
+    print(f'\npeak RSS above the baseline ("none"); x{per:.0f} (linear, fixed costs too) for 100k:')
     for name, mb in above.items():
         print(f"  {name:<20}{mb:>8.0f} MB   -> ~{mb * per / 1e3:.1f} GB")
     print(
@@ -175,8 +188,11 @@ def main() -> None:
         ("open", "old"),
         ("open", "saved"),
         ("open", "saved-cold"),
+        ("batch", "none"),
         ("batch", "old"),
         ("batch", "saved"),
+        ("other", "old"),
+        ("other", "saved"),
     ]
     print(f"{'case':<28}{'1st search s':>13}{'again s':>9}{'ingest s':>10}{'RSS open MB':>13}"
           f"{'peak MB':>9}{'hits':>6}")  # fmt: skip
@@ -189,7 +205,9 @@ def main() -> None:
             f"{name:<28}{r['seconds']:>13.3f}{r['again_seconds']:>9.3f}{ingest:>10}"
             f"{r['rss_open_mb']:>13.0f}{r['peak_mb']:>9.0f}{r['hits']:>6}"
         )
-    sizes(store, {name: r["peak_mb"] - peaks["open: none"]["peak_mb"] for name, r in peaks.items()})
+    base = {s: peaks[f"{s}: none"]["peak_mb"] for s in ("open", "batch")}
+    above = {n: r["peak_mb"] - base.get(n.split(":")[0], base["open"]) for n, r in peaks.items()}
+    sizes(store, {n: mb for n, mb in above.items() if "none" not in n})
 
 
 if __name__ == "__main__":
