@@ -17,8 +17,9 @@ from assistant.api import Assistant, with_location
 from assistant.ask import lexical_saved
 from assistant.ask.lexical import LexicalIndex
 from assistant.ask.lexical_saved import SavedLexicalIndex, Snapshot, saved_index
+from core.chroma import lexical_dir
 from core.embedder import HashingEmbedder
-from core.settings import IngestSettings, Settings
+from core.settings import IngestSettings, Settings, StoreSettings
 from core.types import Article, Filters
 from tests.test_store_processes import articles_file, cli
 
@@ -213,3 +214,21 @@ def test_hits_come_best_first_past_the_partial_sort() -> None:
     parts = list(lexical_saved._best_first(scores, 3))  # 24 from a partial sort, then the rest
     assert np.concatenate(parts).tolist() == np.argsort(-scores).tolist()
     assert {len(p) for p in parts[:-1]} == {3}
+
+
+def test_where_the_index_lives(tmp_path: Path) -> None:
+    embedded = StoreSettings(path=tmp_path / "store", collection="news")
+    assert lexical_dir(embedded) == tmp_path / "store" / ".news-assistant-lexical" / "news"
+    server = StoreSettings(url="http://127.0.0.1:8000", lexical_dir=tmp_path / "cache")
+    other = server.model_copy(update={"collection": "other"})
+    assert lexical_dir(server).parent == lexical_dir(other).parent == tmp_path / "cache"
+    assert lexical_dir(server) != lexical_dir(other)
+
+
+def test_a_new_store_s_index_follows_its_ingests_without_catching_up(tmp_path: Path) -> None:
+    assistant = open_assistant(tmp_path / "store", batch_chunks=4)
+    assistant.ingest_articles(corpus(10))
+    index = index_of(assistant)
+    with index.connect() as db:
+        (synced,) = db.execute("SELECT value FROM state WHERE key = 'revision'").fetchone()
+    assert synced == assistant.store.revision()  # the first question reads no article list

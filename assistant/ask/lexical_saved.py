@@ -246,6 +246,15 @@ class SavedLexicalIndex:
         finally:
             self._updating.release()
 
+    def prepare(self) -> None:
+        """Create the files before an ingest (so that those of a new store match it from its
+        first batch on); a failure is logged, and left to the first question."""
+        with self._updating:
+            try:
+                self._ensure_open()
+            except (UnreadableIndex, sqlite3.Error, OSError) as exc:
+                log.warning("could not open the BM25 index at %s (%s)", self.folder, exc)
+
     def add_written(self, writes: Sequence[ArticleWrite], before: str) -> None:
         """Index articles this process just wrote to the store; `before` is the store's
         revision before the write: when the index matched it, it now matches the store's."""
@@ -330,17 +339,21 @@ class SavedLexicalIndex:
     # --- files ---
 
     def _ensure_open(self) -> None:
-        """Create the files when missing (once per object); UnreadableIndex when they are of
-        another format."""
+        """Create the files when missing (once per object; new files for an empty store
+        match it); UnreadableIndex when they are of another format."""
         if self._opened:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
+        revision = self.store.revision()  # before counting: a write in between changes it
+        empty = self.store.count_articles() == 0
         with self._writing(changes=False) as db:
             for statement in SCHEMA.split(";"):
                 db.execute(statement)
             made = state(db, "format")
             if made is None:
                 set_state(db, "format", FORMAT)
+                if empty:
+                    set_state(db, "revision", revision)
             elif made != FORMAT:
                 raise UnreadableIndex(f"format {made}, not {FORMAT}")
             self._sweep(db)
@@ -475,7 +488,10 @@ def saved_index(store: ArticleStore) -> SavedLexicalIndex | None:
 def index_batches(store: ArticleStore) -> Callable[[Sequence[ArticleWrite], str], None] | None:
     """What an Ingestor calls after each batch it wrote to `store` (None: nothing to update)."""
     index = saved_index(store)
-    return None if index is None else index.add_written
+    if index is None:
+        return None
+    index.prepare()
+    return index.add_written
 
 
 # --- helpers ---
