@@ -129,8 +129,26 @@ def build(work: Path, n: int, batch: int) -> tuple[Path, Path]:
         started = time.perf_counter()
         summary = Assistant(with_location(Settings(), str(store))).ingest([first])
         print(f"built {store}: {summary.articles} articles in {time.perf_counter() - started:.0f}s")
+        settle(store)
         (store / ".built").touch()
     return store, extra
+
+
+def settle(store: Path) -> None:
+    """Open the new store once in a process of its own: the first process to open a freshly
+    written Chroma folder does work (and takes memory) that later ones do not, which would
+    weigh on every probe's peak."""
+    code = (
+        "import sys, numpy as np\n"
+        "from core.chroma import open_store\n"
+        "from core.settings import StoreSettings\n"
+        "from core.types import Filters\n"
+        "store = open_store(StoreSettings(path=sys.argv[1]))\n"
+        "vector = np.ones(64, dtype=np.float32) / 8\n"
+        "store.query_sentences(vector, 40, Filters()); store.query_chunks(vector, 10, Filters())\n"
+        "store.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(store)], check=True, cwd=ROOT)
 
 
 def du(path: Path) -> int:

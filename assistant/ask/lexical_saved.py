@@ -28,6 +28,7 @@ import math
 import shutil
 import sqlite3
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -466,7 +467,7 @@ class SavedLexicalIndex:
         return segment_id
 
 
-_OPEN: dict[Path, SavedLexicalIndex] = {}
+_OPEN: weakref.WeakValueDictionary[Path, SavedLexicalIndex] = weakref.WeakValueDictionary()
 _OPEN_GUARD = threading.Lock()
 
 
