@@ -16,6 +16,7 @@ from langchain_core.runnables import Runnable
 from assistant.ask.chat_models import build_chat_model
 from assistant.ask.check import CitationChecker
 from assistant.ask.draft import Answerer
+from assistant.ask.lexical_saved import index_batches
 from assistant.ask.llm import FollowUpRewriter, LLMAnswerer
 from assistant.ask.pipeline import FELL_BACK, AnswerPipeline, build_pipeline
 from assistant.ask.question import Question, history_questions, read_question
@@ -333,6 +334,7 @@ class Assistant:
             chunks=self.settings.chunks,
             limits=self.settings.ingest,
             threads=self.settings.embedder.threads_for("ingest"),
+            on_batch=index_batches(self.store),
         )
 
 

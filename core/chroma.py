@@ -5,8 +5,10 @@ article, the commit marker, written last). Chroma's where-clauses live here and 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -18,12 +20,13 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from core.errors import StoreConnectionError, StoreError
-from core.settings import StoreSettings
+from core.settings import StoreSettings, default_cache_dir
 from core.store import (
     SCHEMA,
     ArticleDetail,
     ArticleWrite,
     ChunkHit,
+    SentenceKey,
     SentenceSpan,
     StoredArticle,
 )
@@ -41,6 +44,7 @@ _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{0,500}")
 _PAGE = 1000  # records per `get` page when listing or scanning
 _WRITE_BATCH = 500  # records per upsert; also capped by the client's max batch size
 _ARTICLE_FIELDS = ("title", "source", "url", "date", "author", "language")
+LEXICAL_FOLDER = ".news-assistant-lexical"  # inside an embedded store: one subfolder per collection
 
 
 class Rows(NamedTuple):
@@ -112,7 +116,18 @@ def open_store(settings: StoreSettings) -> ChromaStore:
     client = connect(path=settings.path, url=settings.url)
     folder = None if settings.url else settings.path
     location = settings.url or str(settings.path)
-    return ChromaStore(client, settings.collection, location=location, folder=folder)
+    lexical = lexical_dir(settings)
+    return ChromaStore(client, settings.collection, location, folder=folder, lexical=lexical)
+
+
+def lexical_dir(settings: StoreSettings) -> Path:
+    """Where the saved BM25 index of the store `settings` name lives: inside an embedded
+    store's folder; for a server, under `settings.lexical_dir` (default: the user cache
+    folder), in a subfolder named by a hash of the server URL and collection."""
+    if not settings.url:
+        return settings.path / LEXICAL_FOLDER / settings.collection
+    key = hashlib.sha256(f"{settings.url.rstrip('/')}\x1f{settings.collection}".encode())
+    return (settings.lexical_dir or default_cache_dir() / "lexical") / key.hexdigest()[:16]
 
 
 def _restart_embedded(client: ClientAPI) -> None:
@@ -192,11 +207,18 @@ class ChromaStore:
     Every part and article record also carries `date_ord` (see `date_ord`) for date ranges.
 
     On an embedded store (`folder` given) writes hold the folder's write lock, and a store
-    reconnects when another process wrote to the folder (see core/store_folder.py).
+    reconnects when another process wrote to the folder (see core/store_folder.py). Every
+    change of the article records sets a new `revision` in the articles collection's metadata.
+    `lexical` is where its saved BM25 index lives (None: the index is kept in memory).
     """
 
     def __init__(
-        self, client: ClientAPI, collection: str, location: str = "", folder: Path | None = None
+        self,
+        client: ClientAPI,
+        collection: str,
+        location: str = "",
+        folder: Path | None = None,
+        lexical: Path | None = None,
     ) -> None:
         if not _NAME.fullmatch(collection) or ".." in collection:
             raise StoreError(
@@ -206,6 +228,7 @@ class ChromaStore:
         self._client = client
         self._name = collection
         self._location = location or collection
+        self._lexical = lexical
         self._watch = FolderWatch(folder) if folder is not None else None
         self._batch = max(1, min(client.get_max_batch_size(), _WRITE_BATCH))
         self._dim: int | None = None
@@ -244,6 +267,10 @@ class ChromaStore:
     @property
     def location(self) -> str:
         return self._location
+
+    @property
+    def lexical_dir(self) -> Path | None:
+        return self._lexical
 
     @property
     def client(self) -> ClientAPI:
@@ -327,6 +354,20 @@ class ChromaStore:
         return self._articles.count()
 
     @_fresh
+    def revision(self) -> str:
+        """The articles collection's `revision` (set anew by every change of the records) and
+        the counts of records and sentences (which change even when a writer was killed
+        before setting it)."""
+        fresh = self._client.get_collection(self._articles.name, embedding_function=None)
+        mark = _str(fresh.metadata or {}, "revision")
+        return f"{mark}:{fresh.count()}:{self._sentences.count()}"
+
+    def _bump_revision(self) -> None:
+        fresh = self._client.get_collection(self._articles.name, embedding_function=None)
+        meta = dict(fresh.metadata or {})
+        self._articles.modify(metadata={**meta, "revision": uuid.uuid4().hex})
+
+    @_fresh
     def count_chunks(self) -> int:
         return self._chunks.count()
 
@@ -371,6 +412,7 @@ class ChromaStore:
             for w in writes:
                 self._undo_write(w.article.id, w.article.content_hash)
             raise
+        self._bump_revision()
         for w in writes:
             if old.get(w.article.id) not in (None, w.article.content_hash):
                 self._delete_parts(w.article.id, {"content_hash": {"$ne": w.article.content_hash}})
@@ -471,6 +513,7 @@ class ChromaStore:
             known = self.stored_hash(article_id) is not None
             if known:
                 self._articles.delete(ids=[article_id])
+                self._bump_revision()
             self._delete_parts(article_id)
         return known
 
@@ -484,16 +527,22 @@ class ChromaStore:
         ]
         return sorted(found, key=lambda a: (a.title.casefold(), a.id))
 
-    @_fresh
     def get_article(self, article_id: str) -> ArticleDetail | None:
         """The stored article with its text and sentence spans, or None if it is not stored."""
-        got = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
-        if not got["ids"] or not got["metadatas"] or not got["documents"]:
-            return None
-        meta = got["metadatas"][0]
-        spans = tuple((int(a), int(b)) for a, b in json.loads(_str(meta, "sentences")))
-        base = _stored(article_id, meta)
-        return ArticleDetail(**vars(base), text=got["documents"][0], sentence_spans=spans)
+        found = self.get_articles([article_id])
+        return found[0] if found else None
+
+    @_fresh
+    def get_articles(self, article_ids: Sequence[str]) -> list[ArticleDetail]:
+        """The stored articles with these ids, with their texts and sentence spans (unknown
+        ids are left out)."""
+        found: list[ArticleDetail] = []
+        for lo in range(0, len(article_ids), _PAGE):
+            ids = list(article_ids[lo : lo + _PAGE])
+            got = self._articles.get(ids=ids, include=["metadatas", "documents"])
+            rows = zip(got["ids"], got["metadatas"] or [], got["documents"] or [], strict=True)
+            found.extend(_detail(article_id, meta, text) for article_id, meta, text in rows)
+        return found
 
     @_fresh
     def query_chunks(
@@ -592,6 +641,18 @@ class ChromaStore:
         }
 
     @_fresh
+    def get_sentences(self, keys: Sequence[SentenceKey]) -> list[SentenceRecord]:
+        """The stored sentences of these (article id, content hash, index), in that order;
+        those not stored are left out."""
+        ids = [sentence_id(*key) for key in keys]
+        got = self._sentences.get(ids=ids, include=["documents", "metadatas"]) if ids else None
+        if got is None:
+            return []
+        rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        found = {row[0]: _sentence_record(*row) for row in rows}
+        return [found[i] for i in ids if i in found]
+
+    @_fresh
     def remove_orphans(self) -> int:
         """Bring records and parts back in line after a killed or overlapping write: delete
         chunks and sentences whose article record is missing or has another hash, and the
@@ -617,6 +678,8 @@ class ChromaStore:
             for article_id in sorted(incomplete):
                 self._articles.delete(ids=[article_id])
                 self._delete_parts(article_id)
+            if incomplete:
+                self._bump_revision()
             return removed + len(incomplete)
 
     def _scan_parts(
@@ -782,6 +845,11 @@ def _stored(article_id: str, meta: Mapping[str, Any]) -> StoredArticle:
         n_sentences=_int(meta, "n_sentences"),
         n_chunks=_int(meta, "n_chunks"),
     )
+
+
+def _detail(article_id: str, meta: Mapping[str, Any], text: str) -> ArticleDetail:
+    spans = tuple((int(a), int(b)) for a, b in json.loads(_str(meta, "sentences") or "[]"))
+    return ArticleDetail(**vars(_stored(article_id, meta)), text=text, sentence_spans=spans)
 
 
 def _hit(chunk_id: str, text: str, meta: Mapping[str, Any], distance: float) -> ChunkHit:

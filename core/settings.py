@@ -30,6 +30,11 @@ class StoreSettings(BaseModel):
     path: Path = Field(default_factory=default_store_path, description="Embedded store folder.")
     url: str | None = Field(None, description="Chroma server URL, e.g. http://127.0.0.1:8000.")
     collection: str = Field("news", description="Collection name prefix (3+ of [A-Za-z0-9._-]).")
+    lexical_dir: Path | None = Field(
+        None, description="Where the saved BM25 index of a server store lives (default: the "
+        "user cache folder, one subfolder per server URL and collection); an embedded store "
+        "keeps its own inside its folder.",
+    )  # fmt: skip
 
 
 class EmbedderSettings(BaseModel):

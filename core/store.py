@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -19,6 +20,8 @@ from core.types import Article, Chunk, Filters, Sentence, SentenceRecord
 # The layout of what a store holds. 2: every sentence carries the speaker read at ingestion.
 # A store written by an older version is refused with the command that updates it.
 SCHEMA = 2
+
+SentenceKey = tuple[str, str, int]  # (article id, content hash, sentence index)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,17 @@ class ArticleStore(Protocol):
 
     def count_articles(self) -> int: ...
 
+    def revision(self) -> str:
+        """A short token that changes whenever an article record is written or deleted, by
+        any process (cheap to read: the saved BM25 index checks it before each question)."""
+        ...
+
+    @property
+    def lexical_dir(self) -> Path | None:
+        """The folder of this store's saved BM25 index (assistant/ask/lexical_saved.py); None
+        to keep the index in memory."""
+        ...
+
     def count_sentences(self) -> int: ...
 
     def write_articles(self, writes: Sequence[ArticleWrite]) -> None:
@@ -150,6 +164,10 @@ class ArticleStore(Protocol):
     def list_articles(self) -> list[StoredArticle]: ...
 
     def get_article(self, article_id: str) -> ArticleDetail | None: ...
+
+    def get_articles(self, article_ids: Sequence[str]) -> list[ArticleDetail]:
+        """The stored articles with these ids (unknown ids are left out), in few calls."""
+        ...
 
     def has_articles(self, filters: Filters) -> bool:
         """Whether any stored article is one that `filters` allow."""
@@ -172,6 +190,11 @@ class ArticleStore(Protocol):
         ...
 
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def get_sentences(self, keys: Sequence[SentenceKey]) -> list[SentenceRecord]:
+        """The stored sentences of these (article id, content hash, sentence index), in that
+        order; those not stored (any more) are left out."""
+        ...
 
     def remove_orphans(self) -> int:
         """Delete parts no complete record claims, and records missing parts they claim (so

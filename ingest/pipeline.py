@@ -112,9 +112,15 @@ def prepare(article: Article, embedder: Embedder, plan: ChunkSettings) -> Prepar
     return Prepared(article, sentences, chunks, speakers([s.text for s in sentences]))
 
 
+BatchListener = Callable[[Sequence[ArticleWrite], str], None]
+
+
 class Ingestor:
     """Runs ingestion into one store with one embedder; `progress` is called after each item.
-    `threads`: torch threads for embedding (set before each batch), None to leave them."""
+    `threads`: torch threads for embedding (set before each batch), None to leave them.
+    `on_batch` is called after each batch is written, with the articles written and the
+    store's `revision()` before (the saved BM25 index adds them: see
+    assistant/ask/lexical_saved.py)."""
 
     def __init__(
         self,
@@ -124,8 +130,10 @@ class Ingestor:
         chunks: ChunkSettings,
         limits: IngestSettings,
         threads: int | None = None,
+        on_batch: BatchListener | None = None,
     ) -> None:
         self.store = store
+        self.on_batch = on_batch
         self.embedder = embedder
         self.threads = threads  # torch threads set before each batch is embedded; None: as set
         self.plan = chunks
@@ -275,19 +283,25 @@ class Ingestor:
         summary."""
         writes = list(_article_writes(pending, vectors))
         written = IngestSummary()
+        before = self.store.revision() if self.on_batch is not None else ""
         try:
             self.store.write_articles(writes)
         except StoreConnectionError:
             raise  # not about an article: nothing more can be written
         except NewsAssistantError:
-            for p, write in zip(pending, writes, strict=True):
-                self._write_one(write, written, new=not p.rewrite)
+            stored = [
+                write
+                for p, write in zip(pending, writes, strict=True)
+                if self._write_one(write, written, new=not p.rewrite)
+            ]
+            self._tell(stored, before)
             return written
         for p, write in zip(pending, writes, strict=True):
             _count(written, write, new=not p.rewrite)
+        self._tell(writes, before)
         return written
 
-    def _write_one(self, write: ArticleWrite, summary: IngestSummary, *, new: bool) -> None:
+    def _write_one(self, write: ArticleWrite, summary: IngestSummary, *, new: bool) -> bool:
         try:
             self.store.write_articles([write])
         except StoreConnectionError:
@@ -295,8 +309,13 @@ class Ingestor:
         except NewsAssistantError as exc:
             origin = write.article.origin or write.article.id
             summary.failures.append(LoadFailure(origin, str(exc)))
-            return
+            return False
         _count(summary, write, new=new)
+        return True
+
+    def _tell(self, writes: Sequence[ArticleWrite], before: str) -> None:
+        if self.on_batch is not None and writes:
+            self.on_batch(writes, before)
 
 
 def _article_writes(pending: list[Prepared], vectors: np.ndarray) -> Iterator[ArticleWrite]:

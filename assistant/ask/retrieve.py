@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.ask.lexical import LexicalIndex
+from assistant.ask.lexical_saved import Searchable, saved_index
 from assistant.ask.question import Question
 from assistant.ask.select import Background
 from core.settings import RetrievalSettings
@@ -46,9 +47,10 @@ class Retriever(Protocol):
 
 class HybridRetriever:
     """Dense sentences, dense chunks and BM25 from one store, each dense search per stored
-    language when there are several. The BM25 index is built on first use and rebuilt when the
-    store's sentence count changes (see `lexical_index`). Without `background` (or with
-    `per_language` off), every `baseline` stays 0."""
+    language when there are several. The BM25 index is the store's saved one when it has a
+    `lexical_dir` (assistant/ask/lexical_saved.py), else built in memory on first use and
+    rebuilt when the store's sentence count changes (see `lexical_index`). Without
+    `background` (or with `per_language` off), every `baseline` stays 0."""
 
     def __init__(
         self,
@@ -62,6 +64,7 @@ class HybridRetriever:
         self._lexical: LexicalIndex | None = None
         self._lexical_count = -1
         self._rebuilding = threading.Lock()
+        self._saved = saved_index(store)
 
     def retrieve(
         self, question: Question, vector: np.ndarray, filters: Filters
@@ -95,11 +98,15 @@ class HybridRetriever:
             return others
         return [filters] + [where for where in others if where.language != language]
 
-    def lexical_index(self) -> LexicalIndex:
-        """The BM25 index, rebuilt when the store's sentence count has changed. One thread
-        rebuilds at a time (reading only the new sentences' words); questions asked meanwhile
-        use the index as it was, so an ingest beside them (the server's) does not make every
-        question rebuild it. Only the first use waits for a build."""
+    def lexical_index(self) -> LexicalIndex | Searchable:
+        """The BM25 index: the saved one, caught up with the store (see
+        `SavedLexicalIndex.current`); else one in memory, rebuilt when the store's sentence
+        count has changed. One thread rebuilds at a time (reading only the new sentences'
+        words); questions asked meanwhile use the index as it was, so an ingest beside them
+        (the server's) does not make every question rebuild it. Only the first use waits for a
+        build."""
+        if self._saved is not None:
+            return self._saved.current()
         index = self._lexical
         if index is not None and self.store.count_sentences() == self._lexical_count:
             return index
