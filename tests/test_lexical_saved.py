@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_store_processes import articles_file, cli
 
 from assistant.api import Assistant, with_location
 from assistant.ask import lexical_saved
@@ -21,7 +22,6 @@ from core.chroma import lexical_dir
 from core.embedder import HashingEmbedder
 from core.settings import IngestSettings, Settings, StoreSettings
 from core.types import Article, Filters
-from tests.test_store_processes import articles_file, cli
 
 WORDS = (
     "harbour ferry storm minister budget oil price market strike rescue council school "
