@@ -8,12 +8,11 @@ import importlib.util
 import itertools
 import json
 import logging
-import os
 import shutil
 import struct
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from core.errors import ModelError
-from core.model_cache import remove_abandoned, sibling
+from core.model_cache import publish, remove_abandoned, sibling
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -148,7 +147,7 @@ def build_e5_model(target: Path, source: Path | None = None) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _build_into(work, source)
-        _publish(work, target, source)
+        publish(work, target, lambda folder: is_current(folder, source))
     except ModelError:
         raise
     except Exception as exc:
@@ -198,24 +197,6 @@ def _build_into(work: Path, source: Path) -> None:
         _save_sentence_transformer(scratch, work, hidden)
     shutil.rmtree(scratch)
     _write_manifest(work, source)
-
-
-def _publish(work: Path, target: Path, source: Path) -> None:
-    """Rename `work` to `target`; a current build another process published first wins."""
-    if target.exists():
-        if is_current(target, source):
-            log.info("%s was built meanwhile by another process; keeping it", target)
-            return
-        stale = sibling(target, "stale")
-        with suppress(FileNotFoundError):  # another process may have moved it already
-            os.rename(target, stale)
-        shutil.rmtree(stale, ignore_errors=True)
-    try:
-        os.rename(work, target)
-    except OSError:
-        if not is_current(target, source):
-            raise
-        log.info("%s was built meanwhile by another process; keeping it", target)
 
 
 def _manifest(source: Path) -> dict[str, Any]:

