@@ -76,11 +76,15 @@ class OnnxEmbedder(PromptedEmbedder):
 
 def open_session(path: Path, threads: int) -> InferenceSession:
     """A CPU session with `threads` intra-op threads (0: ONNX Runtime's default, one per
-    physical core) and only errors logged."""
+    physical core) that sleep while they wait instead of spinning (measured on a busy 2-core
+    machine: 1.7-2x the texts per second of spinning ones, as OMP_WAIT_POLICY=PASSIVE is for
+    torch), and only errors logged."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.log_severity_level = 3
     log.debug("opening %s with %d threads", path, threads)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
