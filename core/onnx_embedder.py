@@ -25,9 +25,12 @@ class OnnxEmbedder(PromptedEmbedder):
     """The vectors of SentenceTransformerEmbedder (onnx: the same up to float rounding; int8:
     close) from an export folder. As sentence-transformers' encode does, the texts of a call are
     sorted by length (characters, longest first) before they are cut into batches, so a batch
-    pads little. ONNX Runtime fixes a session's threads when it opens it, so the session opens
-    on first use with the count use_threads asked for last, and again when that count changes
-    (asking and ingesting in turns in one server: once per change, about a second for e5)."""
+    pads little. ONNX Runtime fixes a session's threads when it opens it, so a session opens on
+    first use with the count use_threads asked for last, and one more for another count (a
+    server asking with one thread and ingesting with every core keeps both: the model's memory
+    twice, rather than 0.6-4 s to open it again at every switch); at most SESSIONS are kept."""
+
+    SESSIONS = 2
 
     def __init__(self, folder: Path, name: str, *, batch_size: int) -> None:
         from transformers import AutoTokenizer
@@ -41,8 +44,7 @@ class OnnxEmbedder(PromptedEmbedder):
         self.dim = int(meta["dim"])
         self.inputs = [str(n) for n in meta["inputs"]]
         self.max_seq_length = int(meta["max_seq_length"])
-        self._session: InferenceSession | None = None
-        self._threads = -1
+        self._sessions: dict[int, InferenceSession] = {}  # by thread count, oldest first
         self._opening = threading.Lock()
 
     def _encode(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
@@ -65,13 +67,14 @@ class OnnxEmbedder(PromptedEmbedder):
         return vectors / np.maximum(norms, 1e-12)
 
     def session(self) -> InferenceSession:
-        """The ONNX Runtime session, with the thread count asked for now."""
+        """The ONNX Runtime session with the thread count asked for now."""
         threads = requested_threads()
         with self._opening:
-            if self._session is None or threads != self._threads:
-                self._session = open_session(self.folder / MODEL_FILE, threads)
-                self._threads = threads
-            return self._session
+            if threads not in self._sessions:
+                if len(self._sessions) >= self.SESSIONS:
+                    del self._sessions[next(iter(self._sessions))]
+                self._sessions[threads] = open_session(self.folder / MODEL_FILE, threads)
+            return self._sessions[threads]
 
 
 def open_session(path: Path, threads: int) -> InferenceSession:

@@ -169,7 +169,7 @@ def test_a_missing_package_names_the_extra(
 
 def test_a_model_that_is_no_local_folder_is_refused_without_download(tmp_path: Path) -> None:
     settings = EmbedderSettings(model="org/some-hub-model", backend="onnx", cache_dir=tmp_path)
-    with pytest.raises(ModelError, match="local model folder.*BACKEND=torch"):
+    with pytest.raises(ModelError, match=r"local model folder.*BACKEND=torch"):
         build_embedder(settings)
     assert list(tmp_path.iterdir()) == []
 
@@ -215,7 +215,7 @@ def test_a_failed_export_leaves_nothing_and_says_what_to_do(
         raise OSError("No space left on device")
 
     monkeypatch.setattr(onnx_model, "_quantize", full_disk)
-    with pytest.raises(ModelError, match="No space left.*BACKEND=torch"):
+    with pytest.raises(ModelError, match=r"No space left.*BACKEND=torch"):
         ensure_onnx_model(tiny, tmp_path, "onnx-int8")
     assert list(tmp_path.iterdir()) == []
 
@@ -226,12 +226,18 @@ def test_a_failed_export_leaves_nothing_and_says_what_to_do(
 def test_the_session_takes_the_thread_count_of_each_use(settings: EmbedderSettings) -> None:
     embedder = build_embedder(settings.model_copy(update={"backend": "onnx"}))
     assert isinstance(embedder, OnnxEmbedder)
-    counts = []
-    for threads in (1, 2, 2, 1):
+    counts, sessions = [], []
+    for threads in (1, 2, 2, 1, 3):
         use_threads(threads)
         embedder.embed_queries(["who closed the bridge"])
-        counts.append(embedder.session().get_session_options().intra_op_num_threads)
-    assert counts == [1, 2, 2, 1]
+        sessions.append(embedder.session())
+        counts.append(sessions[-1].get_session_options().intra_op_num_threads)
+    assert counts == [1, 2, 2, 1, 3]
+    assert sessions[0] is sessions[3] and sessions[1] is sessions[2]  # kept, not opened again
+    use_threads(2)
+    assert embedder.session() is sessions[1]  # the two latest counts are kept: 1 went first
+    use_threads(1)
+    assert embedder.session() is not sessions[0]
 
 
 # ----------------------------------------------------------------------------- the real e5
