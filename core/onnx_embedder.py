@@ -80,8 +80,8 @@ class OnnxEmbedder(PromptedEmbedder):
 def open_session(path: Path, threads: int) -> InferenceSession:
     """A CPU session with `threads` intra-op threads (0: ONNX Runtime's default, one per
     physical core) that sleep while they wait instead of spinning (measured on a busy 2-core
-    machine: 1.7-2x the texts per second of spinning ones, as OMP_WAIT_POLICY=PASSIVE is for
-    torch), and only errors logged."""
+    machine: 1.6-2x the texts per second of spinning ones; OMP_WAIT_POLICY=PASSIVE is the same
+    choice for torch), and only errors logged."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
