@@ -268,6 +268,7 @@ class Assistant:
                 self._check_readable()
                 self.store.check_schema()
                 self._check_not_empty()  # before the models load: an empty store fails at once
+                self.store.check_embedder(self.embedder.name, self.embedder.dim)
                 self._pipeline = build_pipeline(
                     self.settings, self.store, self.embedder, **vars(self._parts)
                 )

@@ -292,17 +292,24 @@ class ChromaStore:
     def bind_embedder(self, name: str, dim: int) -> None:
         """Record the embedder on a new store, or check it is the one the store was built with."""
         meta = self._metadata()
-        built, built_dim = meta.get("embedder"), meta.get("embedder_dim")
-        if built is not None and (built, built_dim) != (name, dim):
-            raise StoreError(
-                f"this store was built with {built} (dim {built_dim}), not {name} (dim {dim}); "
-                "re-ingest into a new --store or use that model"
-            )
-        if built is None:
+        self.check_embedder(name, dim)
+        if meta.get("embedder") is None:
             self._set_metadata({"embedder": name, "embedder_dim": dim, "schema": SCHEMA})
         elif _int(meta, "schema") < SCHEMA and self.count_sentences() == 0:
             self.mark_schema()  # an older layout with nothing in it yet
         self._dim = dim
+
+    @_fresh
+    def check_embedder(self, name: str, dim: int) -> None:
+        """StoreError when the store was built with another embedder than (`name`, `dim`)."""
+        meta = self._metadata()
+        built, built_dim = meta.get("embedder"), meta.get("embedder_dim")
+        if built is not None and (built, built_dim) != (name, dim):
+            raise StoreError(
+                f"this store was built with the embedder {built} (dim {built_dim}), not {name} "
+                f"(dim {dim}); use that model (NEWS_ASSISTANT_EMBEDDER__MODEL={built}) or "
+                "re-ingest the articles into a new --store"
+            )
 
     @_fresh
     def check_schema(self) -> None:

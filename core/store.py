@@ -118,6 +118,11 @@ class ArticleStore(Protocol):
         """Record the embedder on a new store, or check it is the one the store was built with."""
         ...
 
+    def check_embedder(self, name: str, dim: int) -> None:
+        """StoreError when the store was built with another embedder (questions embedded by
+        another model cannot be compared with its vectors)."""
+        ...
+
     def check_schema(self) -> None:
         """Raise StoreError, naming the command that updates it, for a store whose layout is
         older than SCHEMA."""

@@ -215,3 +215,13 @@ def test_the_same_content_under_another_id_is_a_duplicate(
         ("b.jsonl:2", "a"),
     ]
     assert [a.id for a in assistant.articles()] == ["a"]
+
+
+def test_asking_with_another_embedder_names_the_one_the_store_was_built_with(
+    assistant: Assistant, store: ChromaStore
+) -> None:
+    assistant.ingest([SAMPLE])
+    other = Assistant(Settings(), store=store, embedder=HashingEmbedder(dim=32))
+    with pytest.raises(StoreError, match=r"built with the embedder hashing-64 \(dim 64\)"):
+        other.ask("How many civilians died?")  # was a raw chromadb dimension error
+    assert assistant.ask("How many civilians died?").citations  # the right one still asks

@@ -246,10 +246,15 @@ def test_other_embedder_is_refused(open_more: OpenStore, bound: ChromaStore) -> 
     write(bound, sample("a1"))
     again = open_more()
     again.bind_embedder(MODEL, DIM)
-    with pytest.raises(StoreError, match=r"built with test-model \(dim 8\).*new --store"):
+    with pytest.raises(
+        StoreError, match=r"built with the embedder test-model \(dim 8\).*new --store"
+    ):
         again.bind_embedder("other-model", DIM)
-    with pytest.raises(StoreError, match="built with test-model"):
+    with pytest.raises(StoreError, match="built with the embedder test-model"):
         again.bind_embedder(MODEL, 16)
+    with pytest.raises(StoreError, match="EMBEDDER__MODEL=test-model"):
+        again.check_embedder("other-model", DIM)
+    again.check_embedder(MODEL, DIM)
 
 
 def test_metadata_filters_pass_through(bound: ChromaStore) -> None:
