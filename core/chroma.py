@@ -230,10 +230,11 @@ class ChromaStore:
         self._location = location or collection
         self._lexical = lexical
         self._watch = FolderWatch(folder) if folder is not None else None
-        self._batch = max(1, min(client.get_max_batch_size(), _WRITE_BATCH))
         self._dim: int | None = None
         self._labels: dict[str, tuple[int, list[str]]] = {}  # field -> (articles, values)
-        self._open_collections()
+        with _answering(self._location):  # a server may go away between connect and here
+            self._batch = max(1, min(client.get_max_batch_size(), _WRITE_BATCH))
+            self._open_collections()
         if self._watch is not None:
             self._watch.seen()  # creating the collections wrote to it: that was this process
 
@@ -709,7 +710,8 @@ class ChromaStore:
         # Offsets shift under deletes: callers collect first and delete afterwards.
         offset = 0
         while True:
-            page = collection.get(limit=_PAGE, offset=offset, include=include)
+            with _answering(self._location):  # a generator: outside any _fresh method's guard
+                page = collection.get(limit=_PAGE, offset=offset, include=include)
             if page["ids"]:
                 yield page
             if len(page["ids"]) < _PAGE:

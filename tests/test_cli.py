@@ -24,6 +24,7 @@ from conftest import (
 from assistant import Assistant, HashingEmbedder, Settings, with_location
 from assistant.frontends import cli
 from core.chroma import open_store
+from core.errors import StoreConnectionError
 from core.settings import StoreSettings
 
 
@@ -255,6 +256,8 @@ def test_a_server_that_stops_answering_is_a_store_error_with_the_fix(
         assert cli.main(["ingest", str(story)], assistant) == 0
         _stop(proc)
         assert cli.main(["ingest", str(other)], assistant) == 2
+        with pytest.raises(StoreConnectionError, match="stopped answering"):
+            list(assistant.store.iter_sentences())  # a generator: was a raw httpx error
     finally:
         assistant.store.close()
     err = capsys.readouterr().err
