@@ -1,0 +1,70 @@
+"""Ingestion on a real local Ray cluster (2 CPUs) into a real `chroma run` server: the same
+articles, sentences and chunks as a plain ingest, and a second run skips everything."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from assistant.api import Assistant, with_location
+from core.chroma import ChromaStore, connect
+from core.embedder import HashingEmbedder
+from core.errors import StoreError
+from core.settings import EmbedderSettings, Settings
+from core.store_audit import audit
+from ingest.distributed import ingest_on_ray, ray_target
+from test_store_processes import articles_file
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.server
+
+
+def server_settings(url: str) -> Settings:
+    settings = with_location(Settings(), url)
+    store = settings.store.model_copy(update={"collection": f"r{uuid.uuid4().hex[:12]}"})
+    embedder = EmbedderSettings(model="hashing")
+    return settings.model_copy(update={"store": store, "embedder": embedder})
+
+
+def test_a_ray_ingest_stores_what_a_plain_ingest_stores(
+    chroma_server: str, tmp_path: Path
+) -> None:
+    data = articles_file(tmp_path / "articles.jsonl", 0, 20)
+    extra = articles_file(tmp_path / "again.jsonl", 15, 10)  # a15-a19 again, unchanged
+    plain = Assistant(server_settings(chroma_server), embedder=HashingEmbedder())
+    expected = plain.ingest([data, extra])
+    settings = server_settings(chroma_server)
+    seen: list[int] = []
+
+    summary = ingest_on_ray(
+        [data, extra, tmp_path / "missing.txt"],
+        settings,
+        address="local:2",
+        progress=lambda s: seen.append(s.seen),
+    )
+
+    assert (summary.articles, summary.sentences, summary.chunks) == (
+        expected.articles,
+        expected.sentences,
+        expected.chunks,
+    )
+    assert summary.unchanged == expected.unchanged == 5
+    assert [f.origin for f in summary.failures] == [str(tmp_path / "missing.txt")]
+    assert seen and seen[-1] == 31
+    store = ChromaStore(connect(url=chroma_server), settings.store.collection)
+    got = audit(store)
+    store.close()
+    assert sorted(got.ids) == sorted(a.id for a in plain.articles())
+    assert (got.articles, got.chunks, got.sentences) == (25, expected.chunks, expected.sentences)
+    assert got.orphans == got.incomplete == got.duplicates == 0
+    plain.store.close()
+
+
+def test_ray_needs_a_server_and_reads_its_addresses(tmp_path: Path) -> None:
+    settings = with_location(Settings(), str(tmp_path / "store"))
+    with pytest.raises(StoreError, match="needs a Chroma server"):
+        ingest_on_ray([tmp_path], settings, address="local:1")
+    assert ray_target("local:3").cpus == 3 and ray_target("local").address is None
+    assert ray_target("ray://head:10001").address == "ray://head:10001"
