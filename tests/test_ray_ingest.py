@@ -1,5 +1,6 @@
 """Ingestion on a real local Ray cluster (2 CPUs) into a real `chroma run` server: the same
-articles, sentences and chunks as a plain ingest, and a second run skips everything."""
+articles, sentences and chunks as a plain ingest (an article repeated unchanged is skipped, a
+missing file is a failure), and nothing orphaned or incomplete."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ import uuid
 from pathlib import Path
 
 import pytest
+from test_store_processes import articles_file
 
 from assistant.api import Assistant, with_location
+from assistant.frontends import cli
 from core.chroma import ChromaStore, connect
 from core.embedder import HashingEmbedder
-from core.errors import StoreError
+from core.errors import ClusterError, StoreError
 from core.settings import EmbedderSettings, Settings
 from core.store_audit import audit
 from ingest.distributed import ingest_on_ray, ray_target
-from test_store_processes import articles_file
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.server
@@ -28,9 +30,7 @@ def server_settings(url: str) -> Settings:
     return settings.model_copy(update={"store": store, "embedder": embedder})
 
 
-def test_a_ray_ingest_stores_what_a_plain_ingest_stores(
-    chroma_server: str, tmp_path: Path
-) -> None:
+def test_a_ray_ingest_stores_what_a_plain_ingest_stores(chroma_server: str, tmp_path: Path) -> None:
     data = articles_file(tmp_path / "articles.jsonl", 0, 20)
     extra = articles_file(tmp_path / "again.jsonl", 15, 10)  # a15-a19 again, unchanged
     plain = Assistant(server_settings(chroma_server), embedder=HashingEmbedder())
@@ -62,9 +62,16 @@ def test_a_ray_ingest_stores_what_a_plain_ingest_stores(
     plain.store.close()
 
 
-def test_ray_needs_a_server_and_reads_its_addresses(tmp_path: Path) -> None:
+def test_ray_needs_a_server_and_reads_its_addresses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = with_location(Settings(), str(tmp_path / "store"))
     with pytest.raises(StoreError, match="needs a Chroma server"):
         ingest_on_ray([tmp_path], settings, address="local:1")
+    assistant = Assistant(settings, embedder=HashingEmbedder())
+    assert cli.main(["ingest", str(tmp_path), "--ray", "local:1"], assistant) == 2
+    assert "pass --url http://HOST:8000" in capsys.readouterr().err
+    with pytest.raises(ClusterError, match="local:N with N a whole number"):
+        ray_target("local:two")
     assert ray_target("local:3").cpus == 3 and ray_target("local").address is None
     assert ray_target("ray://head:10001").address == "ray://head:10001"
