@@ -89,7 +89,7 @@ def ingest_on_ray(
         )
     ray = _import_ray()
     with _connected(ray, ray_target(address)):
-        count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        count = _worker_count(ray, workers)
         store = open_store(settings.store)
         try:
             driver = _Driver(ray, store, settings, count)
@@ -97,6 +97,17 @@ def ingest_on_ray(
             return driver.run(items, progress)
         finally:
             store.close()
+
+
+def _worker_count(ray: ModuleType, asked: int | None) -> int:
+    """`asked`, or one worker per CPU of the cluster; more than its CPUs would wait forever."""
+    cpus = int(ray.cluster_resources().get("CPU", 0)) // WORKER_CPUS
+    if cpus < 1 or (asked or 0) > cpus:
+        raise ClusterError(
+            f"the Ray cluster has {cpus} CPUs for workers: give --ray-workers {max(cpus, 1)} or "
+            "fewer, or add nodes (`ray start --address HEAD:6379` on each)"
+        )
+    return asked or cpus
 
 
 def _import_ray() -> ModuleType:
@@ -252,6 +263,13 @@ class _Driver:
         self.progress: Progress | None = None
 
     def run(self, items: Iterable[LoadResult], progress: Progress | None) -> IngestSummary:
+        try:
+            return self._run(items, progress)
+        finally:
+            for worker in self.workers:  # a batch still running is cut short: swept next run
+                self.ray.kill(worker)
+
+    def _run(self, items: Iterable[LoadResult], progress: Progress | None) -> IngestSummary:
         summary = IngestSummary()
         self.progress = progress
         name, dim = _get(self.ray, self.workers[0].identity.remote())

@@ -3,7 +3,7 @@ default embedder into a `chroma run` server on 127.0.0.1 (started here, in a tem
 folder), by a local Ray cluster of 1 then 2 workers (one CPU and one torch thread each), and
 by the plain single-process ingest for reference; each run into a fresh collection.
 
-    .venv/bin/python scripts/bench_ray.py [--data FILE] [--limit 150] [--workers 1,2]
+    .venv/bin/python scripts/bench_ray.py [--data FILE] [--limit 100] [--workers 1,2]
                                           [--plain-threads 1,2]
 
 Reported per run: wall seconds (a Ray run: its workers starting and loading the model
@@ -161,7 +161,7 @@ def numbers(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a JSONL of articles")
-    parser.add_argument("--limit", type=int, default=150, help="first N articles (150)")
+    parser.add_argument("--limit", type=int, default=100, help="first N articles (100)")
     parser.add_argument("--workers", type=numbers, default=[1, 2], help="Ray workers (1,2)")
     parser.add_argument("--plain-threads", type=numbers, default=[1, 2], help="plain runs' threads")
     args = parser.parse_args(argv)

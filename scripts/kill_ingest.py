@@ -1,8 +1,9 @@
 """Resumability under SIGKILL (not a test; tests/test_kill_ingest.py is the quick one): run the
 real `news-assistant ingest` on a larger input, SIGKILL it at random moments (`--kills`
-times, each run after the first resuming what the one before left), let a last run finish,
-and compare the store with a clean ingest of the same input: articles expected and stored,
-chunks, sentences, orphan parts, incomplete records and duplicates.
+times: each run once the store holds 10-35% of the articles left more than before, plus a
+random 0-0.5 s, so most kills land inside a write; each run resuming what the last left),
+let a last run finish, and compare the store with a clean ingest of the same input: articles
+expected and stored, chunks, sentences, orphan parts, incomplete records and duplicates.
 
     .venv/bin/python scripts/kill_ingest.py [--data FILE] [--kills 5] [--seed 15]
                                             [--url http://127.0.0.1:8000]
@@ -61,6 +62,17 @@ def census(location: str, collection: str) -> Audit:
         store.close()
 
 
+def wait_for(proc: subprocess.Popen[bytes], location: str, collection: str, target: int) -> int:
+    """Wait until the store holds `target` articles (or the run ended); returns how many."""
+    store = open_store(location, collection)
+    try:
+        while (stored := store.count_articles()) < target and proc.poll() is None:
+            time.sleep(0.1)
+    finally:
+        store.close()
+    return stored
+
+
 def clean(data: Path, folder: Path) -> Audit:
     """What one uninterrupted ingest of `data` stores (in this process, same embedder)."""
     settings = with_location(Settings(), str(folder))
@@ -88,26 +100,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="articles to ingest")
     parser.add_argument("--kills", type=int, default=5, help="SIGKILLs before the last run")
     parser.add_argument("--seed", type=int, default=15, help="seed of the kill moments")
-    parser.add_argument("--most", type=float, default=None, help="latest kill, s (clean run's)")
     parser.add_argument("--url", help="a Chroma server URL (default: an embedded folder)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="kill-ingest-") as tmp:
-        started = time.perf_counter()
         expected = clean(args.data, Path(tmp) / "clean")
-        latest = args.most or time.perf_counter() - started
         location = args.url or str(Path(tmp) / "store")
         collection = f"kill{uuid.uuid4().hex[:8]}"
         print(counts("expected", expected))
         for kill in range(1, args.kills + 1):
-            moment = rng.uniform(0.5, latest)
+            stored = census(location, collection).articles
+            target = stored + max(1, int((expected.articles - stored) * rng.uniform(0.1, 0.35)))
+            late = rng.uniform(0.0, 0.5)
             proc = ingest(args.data, location, collection)
-            time.sleep(moment)
+            reached = wait_for(proc, location, collection, target)
+            time.sleep(late)
             finished = proc.poll() is not None
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=30)
             state = "had already finished" if finished else "killed"
-            print(counts(f"kill {kill} at {moment:4.1f} s ({state})", census(location, collection)))
+            moment = f"{late:.2f} s after {reached} articles were stored ({state})"
+            print(counts(f"kill {kill}, {moment}", census(location, collection)))
         proc = ingest(args.data, location, collection)
         _, errors = proc.communicate(timeout=1800)
         got = census(location, collection)

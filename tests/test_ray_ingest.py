@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from test_store_processes import articles_file
@@ -17,7 +18,7 @@ from core.embedder import HashingEmbedder
 from core.errors import ClusterError, StoreError
 from core.settings import EmbedderSettings, Settings
 from core.store_audit import audit
-from ingest.distributed import ingest_on_ray, ray_target
+from ingest.distributed import _worker_count, ingest_on_ray, ray_target
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.server
@@ -73,5 +74,9 @@ def test_ray_needs_a_server_and_reads_its_addresses(
     assert "pass --url http://HOST:8000" in capsys.readouterr().err
     with pytest.raises(ClusterError, match="local:N with N a whole number"):
         ray_target("local:two")
+    two_cpus = SimpleNamespace(cluster_resources=lambda: {"CPU": 2.0})
+    assert _worker_count(two_cpus, None) == 2 and _worker_count(two_cpus, 1) == 1
+    with pytest.raises(ClusterError, match="give --ray-workers 2 or fewer"):
+        _worker_count(two_cpus, 3)  # the third would wait for a CPU forever
     assert ray_target("local:3").cpus == 3 and ray_target("local").address is None
     assert ray_target("ray://head:10001").address == "ray://head:10001"
