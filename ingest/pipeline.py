@@ -25,6 +25,7 @@ import numpy as np
 
 from core.embedder import Embedder, use_threads
 from core.errors import NewsAssistantError, StoreConnectionError
+from core.memory import release_free_memory
 from core.settings import ChunkSettings, IngestSettings
 from core.store import ArticleStore, ArticleWrite
 from core.types import Article, Chunk, Sentence
@@ -270,7 +271,9 @@ def embed_batch(pending: Sequence[Prepared], embedder: Embedder) -> np.ndarray:
     """One vector per chunk and per sentence of `pending`: each article's chunks, then its
     sentences, article after article (the rows `write_batch` expects)."""
     texts = [t for p in pending for t in [c.text for c in p.chunks] + [s.text for s in p.sentences]]
-    return embedder.embed_passages(texts)
+    vectors = embedder.embed_passages(texts)
+    release_free_memory()  # the activations' pages: peak RSS then stays flat over a long run
+    return vectors
 
 
 def write_batch(
