@@ -30,8 +30,7 @@ from core.errors import LLMError, QuestionError, StoreError
 from core.settings import Mode, Settings
 from core.store import ArticleStore, StoredArticle
 from core.types import Answer, Article, Filters
-from ingest.articles import clean_label
-from ingest.load import LoadFailure, LoadNote, LoadResult, load_paths
+from ingest.load import LoadFailure, LoadNote, LoadResult, load_paths, with_defaults
 from ingest.pipeline import Ingestor, IngestSummary
 from ingest.speakers import speakers
 
@@ -365,21 +364,3 @@ def _described(filters: Filters) -> str:
     named = [("source", filters.source), ("article", filters.article_id)]
     named += [("since", filters.since), ("until", filters.until)]
     return ", ".join(f'{name} "{value}"' for name, value in named if value)
-
-
-_DEFAULTABLE = ("source", "date", "author", "language")
-
-
-def with_defaults(items: Iterable[LoadResult], defaults: dict[str, str]) -> Iterator[LoadResult]:
-    """The loaded items, with `defaults` filling the metadata (source, date, author, language)
-    an article does not carry."""
-    unknown = set(defaults) - set(_DEFAULTABLE)
-    if unknown:
-        raise ValueError(f"cannot default {sorted(unknown)}; allowed: {', '.join(_DEFAULTABLE)}")
-    for item in items:
-        if isinstance(item, Article) and defaults:
-            missing: dict[str, Any] = {
-                k: clean_label(v) for k, v in defaults.items() if v and not getattr(item, k)
-            }
-            item = dataclasses.replace(item, **missing)
-        yield item

@@ -34,3 +34,7 @@ class QuestionError(NewsAssistantError):
 class LLMError(NewsAssistantError):
     """The chat model of the LLM answer mode cannot be built or reached, or failed to answer
     (the message names the backend and the fix); answers then fall back to extractive."""
+
+
+class ClusterError(NewsAssistantError):
+    """A Ray cluster (`ingest --ray`) cannot be started or reached, or lost its workers."""

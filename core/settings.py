@@ -92,6 +92,10 @@ class IngestSettings(BaseModel):
 
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are refused.")
     batch_chunks: int = Field(256, ge=1, description="Chunks embedded together across articles.")
+    ray_batch_articles: int = Field(
+        16, ge=1, description="Articles a Ray worker splits, embeds and writes per task "
+        "(`ingest --ray`); about `batch_chunks` chunks of news.",
+    )  # fmt: skip
 
     @property
     def max_bytes(self) -> int:

@@ -3,6 +3,7 @@ and a LoadNote for a file whose encoding was guessed."""
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import lzma
@@ -11,7 +12,7 @@ import re
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from core.errors import LoadError
 from core.settings import IngestSettings
 from core.types import Article
-from ingest.articles import make_article
+from ingest.articles import clean_label, make_article
 from ingest.decode import NotTextError, decode_bytes, normalize_newlines
 from ingest.html_text import declared_charset, extract_page
 
@@ -94,22 +95,33 @@ def load_paths(
     Never raises for bad input: each problem is one LoadFailure and the rest of the batch goes on.
     A file reached twice (say by a folder and a glob) is loaded once.
     """
+    for item in input_files(paths):
+        if isinstance(item, LoadFailure):
+            yield item
+        else:
+            yield from load_file(item, max_bytes=max_bytes)
+
+
+def input_files(paths: Sequence[str | Path] | str | Path) -> Iterator[Path | LoadFailure]:
+    """The files `load_paths` loads, in its order, each once, and a LoadFailure for each path
+    that names none (what `load_file` then loads can run elsewhere: see ingest/distributed.py)."""
     seen: set[Path] = set()
     for raw in [paths] if isinstance(paths, str | Path) else paths:
         for item in _expand(raw):
             if isinstance(item, LoadFailure):
                 yield item
-                continue
-            key = _absolute(item)
-            if key not in seen:
-                seen.add(key)
-                yield from load_file(item, max_bytes=max_bytes)
+            elif _absolute(item) not in seen:
+                seen.add(_absolute(item))
+                yield item
 
 
-def load_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[LoadResult]:
-    """Load one file of a supported type: one Article, several (json, jsonl, zip), or failures."""
+def load_file(
+    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, origin: str | None = None
+) -> Iterator[LoadResult]:
+    """Load one file of a supported type: one Article, several (json, jsonl, zip), or failures.
+    `origin`: how results name the file (default: the path as given)."""
     path = Path(path)
-    origin = str(path)
+    origin = str(path) if origin is None else origin
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         kind = f"'{suffix}'" if suffix else "(no extension)"
@@ -125,6 +137,24 @@ def load_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Loa
         return
     identity = str(_absolute(path))
     yield from _load_bytes(data, suffix, name=path.name, origin=origin, identity=identity)
+
+
+DEFAULTABLE = ("source", "date", "author", "language")
+
+
+def with_defaults(items: Iterable[LoadResult], defaults: dict[str, str]) -> Iterator[LoadResult]:
+    """The loaded items, with `defaults` filling the metadata (source, date, author, language)
+    an article does not carry."""
+    unknown = set(defaults) - set(DEFAULTABLE)
+    if unknown:
+        raise ValueError(f"cannot default {sorted(unknown)}; allowed: {', '.join(DEFAULTABLE)}")
+    for item in items:
+        if isinstance(item, Article) and defaults:
+            missing: dict[str, Any] = {
+                k: clean_label(v) for k, v in defaults.items() if v and not getattr(item, k)
+            }
+            item = dataclasses.replace(item, **missing)
+        yield item
 
 
 def count_articles(

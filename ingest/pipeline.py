@@ -25,6 +25,7 @@ import numpy as np
 
 from core.embedder import Embedder, use_threads
 from core.errors import NewsAssistantError, StoreConnectionError
+from core.memory import release_free_memory
 from core.settings import ChunkSettings, IngestSettings
 from core.store import ArticleStore, ArticleWrite
 from core.types import Article, Chunk, Sentence
@@ -254,71 +255,84 @@ class Ingestor:
         if not pending:
             return
         self._flushed.update((p.article.id, p.article.content_hash) for p in pending)
-        texts = [
-            t for p in pending for t in [c.text for c in p.chunks] + [s.text for s in p.sentences]
-        ]
         if self.threads is not None:  # again each batch: an ask in between may have changed it
             use_threads(self.threads)
-        vectors = self.embedder.embed_passages(texts)
+        vectors = embed_batch(pending, self.embedder)
         self._wait_for_writes(summary)
         if self._writer is None:
-            _merge(summary, self._write_batch(pending, vectors))
+            merge(summary, write_batch(self.store, pending, vectors, self.on_batch))
             return
         self._in_flight = pending
-        self._writing = self._writer.submit(self._write_batch, pending, vectors)
+        self._writing = self._writer.submit(
+            write_batch, self.store, pending, vectors, self.on_batch
+        )
 
     def _wait_for_writes(self, summary: IngestSummary) -> None:
         """Wait for the batch being written (re-raising its error) and count what it wrote."""
         writing, self._writing = self._writing, None
         try:
             if writing is not None:
-                _merge(summary, writing.result())
+                merge(summary, writing.result())
         finally:
             self._in_flight = []
 
-    def _write_batch(self, pending: list[Prepared], vectors: np.ndarray) -> IngestSummary:
-        """Store a flushed batch (runs on the writer thread) in a few calls; when the store
-        refuses it, article by article, to name the one that failed (a server that stopped
-        answering ends the run instead). Returns the counts and failures to add to the run's
-        summary."""
-        writes = list(_article_writes(pending, vectors))
-        written = IngestSummary()
-        before = self.store.revision() if self.on_batch is not None else ""
-        try:
-            self.store.write_articles(writes)
-        except StoreConnectionError:
-            raise  # not about an article: nothing more can be written
-        except NewsAssistantError:
-            stored = [
-                write
-                for p, write in zip(pending, writes, strict=True)
-                if self._write_one(write, written, new=not p.rewrite)
-            ]
-            self._tell(stored, before)
-            return written
+
+def embed_batch(pending: Sequence[Prepared], embedder: Embedder) -> np.ndarray:
+    """One vector per chunk and per sentence of `pending`: each article's chunks, then its
+    sentences, article after article (the rows `write_batch` expects)."""
+    texts = [t for p in pending for t in [c.text for c in p.chunks] + [s.text for s in p.sentences]]
+    vectors = embedder.embed_passages(texts)
+    release_free_memory()  # the activations' pages: peak RSS then stays flat over a long run
+    return vectors
+
+
+def write_batch(
+    store: ArticleStore,
+    pending: Sequence[Prepared],
+    vectors: np.ndarray,
+    on_batch: BatchListener | None = None,
+) -> IngestSummary:
+    """Store an embedded batch in a few calls; when the store refuses it, article by article,
+    to name the one that failed (a server that stopped answering ends the run instead), then
+    tell `on_batch` what was written. Returns the counts and failures to add to the run's
+    summary."""
+    writes = list(_article_writes(pending, vectors))
+    written = IngestSummary()
+    before = store.revision() if on_batch is not None else ""
+    try:
+        store.write_articles(writes)
+    except StoreConnectionError:
+        raise  # not about an article: nothing more can be written
+    except NewsAssistantError:
+        writes = [
+            write
+            for p, write in zip(pending, writes, strict=True)
+            if _write_one(store, write, written, new=not p.rewrite)
+        ]
+    else:
         for p, write in zip(pending, writes, strict=True):
             _count(written, write, new=not p.rewrite)
-        self._tell(writes, before)
-        return written
-
-    def _write_one(self, write: ArticleWrite, summary: IngestSummary, *, new: bool) -> bool:
-        try:
-            self.store.write_articles([write])
-        except StoreConnectionError:
-            raise
-        except NewsAssistantError as exc:
-            origin = write.article.origin or write.article.id
-            summary.failures.append(LoadFailure(origin, str(exc)))
-            return False
-        _count(summary, write, new=new)
-        return True
-
-    def _tell(self, writes: Sequence[ArticleWrite], before: str) -> None:
-        if self.on_batch is not None and writes:
-            self.on_batch(writes, before)
+    if on_batch is not None and writes:
+        on_batch(writes, before)
+    return written
 
 
-def _article_writes(pending: list[Prepared], vectors: np.ndarray) -> Iterator[ArticleWrite]:
+def _write_one(
+    store: ArticleStore, write: ArticleWrite, summary: IngestSummary, *, new: bool
+) -> bool:
+    try:
+        store.write_articles([write])
+    except StoreConnectionError:
+        raise
+    except NewsAssistantError as exc:
+        origin = write.article.origin or write.article.id
+        summary.failures.append(LoadFailure(origin, str(exc)))
+        return False
+    _count(summary, write, new=new)
+    return True
+
+
+def _article_writes(pending: Sequence[Prepared], vectors: np.ndarray) -> Iterator[ArticleWrite]:
     """Each prepared article with its rows of `vectors` (its chunks', then its sentences')."""
     row = 0
     for p in pending:
@@ -335,7 +349,7 @@ def _count(summary: IngestSummary, write: ArticleWrite, *, new: bool) -> None:
     summary.chunks += len(write.chunks)
 
 
-def _merge(summary: IngestSummary, written: IngestSummary) -> None:
+def merge(summary: IngestSummary, written: IngestSummary) -> None:
     summary.articles += written.articles
     summary.sentences += written.sentences
     summary.chunks += written.chunks

@@ -123,6 +123,9 @@ def test_global_options_may_follow_the_command(
         (["ask", "How many?", "--k", "-5"], "-5 is out of range"),
         (["ask", "How many?", "--since", "abc"], "'abc' is not a date written YYYY-MM-DD"),
         (["ask", "How many?", "--until", "2015-13-45"], "'2015-13-45' is not a date"),
+        (["ingest", "x", "--url", "./folder"], "give a Chroma server URL like http://"),
+        (["ingest", "x", "--store", "a", "--url", "http://h:1"], "give --store or --url, not"),
+        (["ingest", "x", "--ray", "local:2", "--ray-workers", "0"], "'0' is not a number of"),
     ],
 )
 def test_bad_k_and_dates_are_refused(

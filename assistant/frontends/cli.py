@@ -49,10 +49,14 @@ def main(argv: Sequence[str] | None = None, assistant: Assistant | None = None) 
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    if args.store and args.url:
+        parser.error("give --store or --url, not both")
+    if args.url and not args.url.startswith(("http://", "https://")):
+        parser.error(f"--url {args.url}: give a Chroma server URL like http://127.0.0.1:8000")
     if assistant is None:
         settings = Settings()
-        if args.store:
-            settings = with_location(settings, args.store)
+        if args.store or args.url:
+            settings = with_location(settings, args.url or args.store)
         assistant = Assistant(settings)
     if getattr(args, "llm", None):
         assistant.settings = with_llm(assistant.settings, args)
@@ -73,6 +77,9 @@ def _global_options(parser: argparse.ArgumentParser, default: object = None) -> 
         default=default,
         help="store folder, or a Chroma server URL http://HOST:PORT "
         "(default: NEWS_ASSISTANT_STORE__PATH / NEWS_ASSISTANT_STORE__URL, else the data folder)",
+    )
+    parser.add_argument(
+        "--url", default=default, help="a Chroma server URL http://HOST:PORT (as --store URL)"
     )
     verbose = False if default is None else default
     parser.add_argument("-v", "--verbose", action="store_true", default=verbose, help="log more")
@@ -115,6 +122,14 @@ def _ingest_args(command: argparse.ArgumentParser) -> None:
     command.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or globs")
     for field in ("source", "date", "author", "language"):
         command.add_argument(f"--{field}", default="", help=f"{field} for articles without one")
+    command.add_argument(
+        "--ray", metavar="ADDRESS", help="split, embed and write on a Ray cluster into the Chroma "
+        "server at --url: auto, ray://HEAD:10001, or local:N to start one here with N workers "
+        "(the ray extra)",
+    )  # fmt: skip
+    command.add_argument(
+        "--ray-workers", metavar="N", type=_workers, help="Ray workers (default: one a CPU)"
+    )
 
 
 def _ingest(assistant: Assistant, args: argparse.Namespace) -> int:
@@ -129,7 +144,7 @@ def _ingest(assistant: Assistant, args: argparse.Namespace) -> int:
             bar.update(task, completed=summary.seen, description=_progress_text(summary))
 
         try:
-            summary = assistant.ingest(args.paths, defaults=defaults, progress=show)
+            summary = _run_ingest(assistant, args, defaults, show)
         except KeyboardInterrupt:
             bar.stop()
             kept = last[0].articles
@@ -146,6 +161,26 @@ def _ingest(assistant: Assistant, args: argparse.Namespace) -> int:
         err.print(f"[yellow]duplicate[/yellow] {quoted(str(duplicate))} (not stored again)")
     out.print(_summary_text(summary))
     return 1 if summary.failed else 0
+
+
+def _run_ingest(
+    assistant: Assistant,
+    args: argparse.Namespace,
+    defaults: dict[str, str],
+    progress: Callable[[IngestSummary], None],
+) -> IngestSummary:
+    if not args.ray:
+        return assistant.ingest(args.paths, defaults=defaults, progress=progress)
+    from ingest.distributed import ingest_on_ray
+
+    return ingest_on_ray(
+        args.paths,
+        assistant.settings,
+        address=args.ray,
+        workers=args.ray_workers,
+        defaults=defaults,
+        progress=progress,
+    )
 
 
 def _progress() -> Progress:
@@ -190,6 +225,13 @@ def _count(value: str) -> int:
     if not 1 <= k <= 50:
         raise argparse.ArgumentTypeError(f"{k} is out of range: give 1 to 50 sentences")
     return k
+
+
+def _workers(value: str) -> int:
+    """A --ray-workers value: a whole number from 1."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers (1 or more)")
+    return int(value)
 
 
 def _day(value: str) -> str:
