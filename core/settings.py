@@ -115,11 +115,11 @@ class RetrievalSettings(BaseModel):
     kind: float = Field(0.5, description="Bonus for holding what the question asks for "
                         "(a figure for how many, a date for when).")  # fmt: skip
     per_language: bool = Field(
-        False, description="In a store of several languages, search each language's sentences "
-        "and chunks on their own and compare them by their margin over unrelated sentences of "
-        "their language (so an English question finds the Arabic sentence that answers it). "
-        "Off by default: measured, it lifts cross-lingual recall@1 in mixed stores a lot and "
-        "costs Arabic questions over Arabic articles 3-7 points there (README, Evaluation).",
+        True, description="In a store of several languages, search the question's own language "
+        "and, limited to each, the other languages, and compare sentences by how far they stand "
+        "above their own language's level for the question (so an English question finds the "
+        "Arabic sentence that answers it beside English news). A store of one language is "
+        "searched once either way (README, Evaluation).",
     )  # fmt: skip
 
 

@@ -231,7 +231,7 @@ def results(tmp_path_factory: pytest.TempPathFactory, e5_embedder: Any) -> dict[
     return run_eval(plan, e5_embedder)
 
 
-ONE_SEARCH = "retrieval.per_language=true"
+ONE_SEARCH = "retrieval.per_language=false"
 SYSTEMS = ("BM25", "LangChain", "news-assistant", f"news-assistant [{ONE_SEARCH}]")
 RUNS = {
     "XQuAD-R": ("ar->ar", "en->en", "en->ar", "ar->en"),
@@ -270,8 +270,8 @@ def test_a_setting_compared_changes_nothing_where_a_store_has_one_language(
 
 
 def test_compare_names_a_setting_or_fails(tmp_path: Path) -> None:
-    settings = changed_settings(Settings(), "retrieval.per_language=true")
-    assert settings.retrieval.per_language is True and not Settings().retrieval.per_language
+    settings = changed_settings(Settings(), "retrieval.per_language=false")
+    assert settings.retrieval.per_language is False and Settings().retrieval.per_language
     assert changed_settings(Settings(), "retrieval.dense_k=7").retrieval.dense_k == 7
     for wrong in ("retrieval.nothing=1", "per_language=false", "retrieval.dense_k=many"):
         with pytest.raises(ValueError):

@@ -103,7 +103,7 @@ def test_an_english_question_about_english_news_stays_in_english(mixed: Assistan
 
 
 def test_languages_and_the_language_filter(tmp_path: Path) -> None:
-    assert not Settings().retrieval.per_language  # off by default
+    assert Settings().retrieval.per_language  # on by default
     assistant = Assistant(each_language(str(tmp_path / "store")), embedder=HashingEmbedder())
     assistant.ingest([SAMPLE_ARTICLE])
     assert assistant.store.languages() == ["ar"]
