@@ -32,7 +32,7 @@ from core.settings import Settings
 from core.store import ArticleStore
 from core.types import Article
 from ingest.load import LoadFailure, LoadNote, LoadResult, input_files, load_file, with_defaults
-from ingest.pipeline import Duplicate, IngestSummary, embed_batch, merge, prepare, write_batch
+from ingest.pipeline import IngestSummary, admit, embed_batch, merge, prepare, write_batch
 
 RAY_EXTRA = "pip install 'news-assistant[ray]'"
 LOAD_GROUP = 64  # files per loading task
@@ -297,33 +297,15 @@ class _Driver:
 
     def _take(self, item: Article | LoadFailure, summary: IngestSummary) -> None:
         """Ingestor._take's decisions, with the splitting left to the workers."""
-        if isinstance(item, LoadFailure):
-            summary.failures.append(item)
+        taken = admit(item, summary, self._earlier_hash, self._twin)
+        if taken is None:
             return
-        origin = item.origin or item.id
-        try:
-            content_hash = item.content_hash
-        except UnicodeEncodeError as exc:
-            summary.failures.append(LoadFailure(origin, f"not valid Unicode text ({exc.reason})"))
-            return
-        earlier = self._earlier_hash(item.id)
-        if earlier == content_hash:
-            summary.unchanged += 1
-            return
-        if earlier is not None:  # the id came before in this run: the later text wins
-            summary.replaced += 1
-            self.hashes = {h: i for h, i in self.hashes.items() if i != item.id}
-            self.pending = [(a, r) for a, r in self.pending if a.id != item.id]
-        else:
-            twin = self._twin(item.id, content_hash)
-            if twin == item.id:
-                summary.unchanged += 1
-                return
-            if twin is not None:
-                summary.duplicates.append(Duplicate(origin, twin))
-                return
-        self.pending.append((item, item.id in self.sent))
-        self.hashes[content_hash] = item.id
+        article = taken.article
+        if taken.replaces:
+            self.hashes = {h: i for h, i in self.hashes.items() if i != article.id}
+            self.pending = [(a, r) for a, r in self.pending if a.id != article.id]
+        self.pending.append((article, article.id in self.sent))
+        self.hashes[taken.content_hash] = article.id
         if len(self.pending) >= self.batch:
             self._send(summary)
 

@@ -91,6 +91,54 @@ class IngestSummary:
         return max(self.taken, self.articles + self.unchanged + self.failed)
 
 
+@dataclass(frozen=True)
+class Admitted:
+    """An article to store: its content hash, and whether it replaces a text of the same id
+    taken earlier in this run (the later text wins)."""
+
+    article: Article
+    origin: str
+    content_hash: str
+    replaces: bool
+
+
+def admit(
+    item: Article | LoadFailure,
+    summary: IngestSummary,
+    earlier_hash: Callable[[str], str | None],
+    twin: Callable[[str, str], str | None],
+) -> Admitted | None:
+    """What to store of `item`, or None when there is nothing to store: a load failure or
+    text that is not valid Unicode (a failure), the same text as before under its id
+    (unchanged), or the text of another stored id (a duplicate), each counted in `summary`.
+    `earlier_hash(id)`: the hash of that id's text taken earlier in this run; `twin(id, hash)`:
+    the stored article with that text."""
+    if isinstance(item, LoadFailure):
+        summary.failures.append(item)
+        return None
+    origin = item.origin or item.id
+    try:
+        content_hash = item.content_hash
+    except UnicodeEncodeError as exc:
+        summary.failures.append(LoadFailure(origin, f"not valid Unicode text ({exc.reason})"))
+        return None
+    earlier = earlier_hash(item.id)
+    if earlier == content_hash:
+        summary.unchanged += 1
+        return None
+    if earlier is not None:
+        summary.replaced += 1
+        return Admitted(item, origin, content_hash, replaces=True)
+    stored = twin(item.id, content_hash)
+    if stored == item.id:
+        summary.unchanged += 1
+        return None
+    if stored is not None:
+        summary.duplicates.append(Duplicate(origin, stored))
+        return None
+    return Admitted(item, origin, content_hash, replaces=False)
+
+
 def prepare(article: Article, embedder: Embedder, plan: ChunkSettings) -> Prepared:
     """Split `article` into sentences (clause-split to the model's limit), read who each
     sentence reports, and cut the sentences into chunks."""
@@ -201,36 +249,17 @@ class Ingestor:
             self._wait_for_writes(summary)
 
     def _take(self, item: Article | LoadFailure, summary: IngestSummary) -> None:
-        if isinstance(item, LoadFailure):
-            summary.failures.append(item)
+        taken = admit(item, summary, self._earlier_hash, self._twin)
+        if taken is None:
             return
-        origin = item.origin or item.id
+        if taken.replaces:
+            self._pending = [p for p in self._pending if p.article.id != taken.article.id]
         try:
-            content_hash = item.content_hash
-        except UnicodeEncodeError as exc:
-            summary.failures.append(LoadFailure(origin, f"not valid Unicode text ({exc.reason})"))
-            return
-        earlier = self._earlier_hash(item.id)
-        if earlier == content_hash:
-            summary.unchanged += 1
-            return
-        if earlier is not None:  # the id came before in this run: the later text wins
-            summary.replaced += 1
-            self._pending = [p for p in self._pending if p.article.id != item.id]
-        else:
-            twin = self._twin(item.id, content_hash)
-            if twin == item.id:
-                summary.unchanged += 1
-                return
-            if twin is not None:
-                summary.duplicates.append(Duplicate(origin, twin))
-                return
-        try:
-            prepared = prepare(item, self.embedder, self.plan)
+            prepared = prepare(taken.article, self.embedder, self.plan)
         except NewsAssistantError as exc:
-            summary.failures.append(LoadFailure(origin, str(exc)))
+            summary.failures.append(LoadFailure(taken.origin, str(exc)))
             return
-        self._pending.append(replace(prepared, rewrite=item.id in self._flushed))
+        self._pending.append(replace(prepared, rewrite=taken.article.id in self._flushed))
         if sum(len(p.chunks) for p in self._pending) >= self.batch_chunks:
             self._flush(summary)
 
