@@ -46,11 +46,12 @@ class Retriever(Protocol):
 
 
 class HybridRetriever:
-    """Dense sentences, dense chunks and BM25 from one store, each dense search per stored
-    language when there are several. The BM25 index is the store's saved one when it has a
-    `lexical_dir` (assistant/ask/lexical_saved.py), else built in memory on first use and
-    rebuilt when the store's sentence count changes (see `lexical_index`). Without
-    `background` (or with `per_language` off), every `baseline` stays 0."""
+    """Dense sentences, dense chunks and BM25 from one store, with one more dense search for
+    each stored language other than the question's when there are several (`searches`). The
+    BM25 index is the store's saved one when it has a `lexical_dir`
+    (assistant/ask/lexical_saved.py), else built in memory on first use and rebuilt when the
+    store's sentence count changes (see `lexical_index`). Without `background` (or with
+    `per_language` off), every `baseline` stays 0."""
 
     def __init__(
         self,
