@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from conftest import Backend
 from test_store_processes import articles_file, cli
 
@@ -55,21 +54,13 @@ def location(backend: Backend) -> str:
     return backend.url or str(backend.path)
 
 
-@pytest.fixture(params=["persistent", pytest.param("server", marks=pytest.mark.server)])
-def kill_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    if request.param == "server":
-        url = request.getfixturevalue("chroma_server")
-        return Backend("server", None, url, f"k{time.monotonic_ns()}")
-    return Backend("persistent", tmp_path / "store", None, "news")
-
-
 def test_an_ingest_killed_at_several_points_ends_with_each_article_once(
-    kill_backend: Backend, tmp_path: Path
+    backend: Backend, tmp_path: Path
 ) -> None:
     data = articles_file(tmp_path / "articles.jsonl", 0, N_ARTICLES)
-    env = {**SMALL_BATCHES, "NEWS_ASSISTANT_STORE__COLLECTION": kill_backend.collection}
-    store = ChromaStore(kill_backend.client(), kill_backend.collection)
-    args = ("ingest", str(data), "--store", location(kill_backend))
+    env = {**SMALL_BATCHES, "NEWS_ASSISTANT_STORE__COLLECTION": backend.collection}
+    store = ChromaStore(backend.client(), backend.collection)
+    args = ("ingest", str(data), "--store", location(backend))
 
     def stored() -> tuple[int, int]:
         return store.count_articles(), store.count_sentences()
@@ -85,7 +76,7 @@ def test_an_ingest_killed_at_several_points_ends_with_each_article_once(
         lambda: stored()[0] >= 2 * N_ARTICLES // 3,
     ]
     limits = [0.5, 60, 60, 60, 60]
-    if kill_backend.kind == "server":  # three of the points there: each run costs seconds
+    if backend.kind == "server":  # three of the points there: each run costs seconds
         points, limits = points[1:3] + points[4:], limits[1:3] + limits[4:]
     marks = [before]
     killed = 0
