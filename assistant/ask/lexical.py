@@ -4,8 +4,9 @@ Arabic question finds Arabic sentences whatever their diacritics, hamza or ta ma
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -14,6 +15,8 @@ from core.types import SentenceRecord
 
 if TYPE_CHECKING:
     import bm25s
+
+T = TypeVar("T")
 
 
 class LexicalIndex:
@@ -54,6 +57,24 @@ class LexicalIndex:
             if allowed is None or allowed(self.sentences[i]):
                 found.append(self.sentences[i].scored(lexical=float(scores[i])))
         return found
+
+
+def refreshed(
+    lock: threading.Lock, index: T | None, fresh: Callable[[T], bool], refresh: Callable[[], T]
+) -> T:
+    """`index` while `fresh(index)`; else `refresh()`, by one thread at a time: questions
+    asked meanwhile get `index` as it was, so an ingest beside them (the server's) does not
+    make every question rebuild it. Only the first use (no `index` yet) waits."""
+    if index is not None and fresh(index):
+        return index
+    if index is not None and not lock.acquire(blocking=False):
+        return index  # another thread is refreshing it
+    if index is None:
+        lock.acquire()
+    try:
+        return refresh()
+    finally:
+        lock.release()
 
 
 def _words(sentence: str) -> list[str]:

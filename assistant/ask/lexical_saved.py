@@ -36,7 +36,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.ask.lexical import LexicalIndex
+from assistant.ask.lexical import LexicalIndex, refreshed
 from assistant.ask.lexical_catalog import (
     SCHEMA,
     IndexedArticle,
@@ -235,17 +235,12 @@ class SavedLexicalIndex:
         return contextlib.closing(db)
 
     def current(self) -> Searchable:
-        snapshot = self._snapshot
-        if snapshot is not None and self.store.revision() == snapshot.revision:
-            return snapshot
-        if snapshot is not None and not self._updating.acquire(blocking=False):
-            return snapshot  # another thread is catching up
-        if snapshot is None:
-            self._updating.acquire()
-        try:
-            return self._caught_up()
-        finally:
-            self._updating.release()
+        return refreshed(
+            self._updating,
+            self._snapshot,
+            lambda snapshot: self.store.revision() == snapshot.revision,
+            self._caught_up,
+        )
 
     def prepare(self) -> None:
         """Create the files before an ingest (so that those of a new store match it from its

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.ask.lexical import LexicalIndex
+from assistant.ask.lexical import LexicalIndex, refreshed
 from assistant.ask.lexical_saved import Searchable, saved_index
 from assistant.ask.question import Question
 from assistant.ask.select import Background
@@ -108,22 +108,21 @@ class HybridRetriever:
         build."""
         if self._saved is not None:
             return self._saved.current()
-        index = self._lexical
-        if index is not None and self.store.count_sentences() == self._lexical_count:
-            return index
-        if index is not None and not self._rebuilding.acquire(blocking=False):
-            return index  # another thread is rebuilding it
-        if index is None:
-            self._rebuilding.acquire()
-        try:
-            count = self.store.count_sentences()
-            if self._lexical is None or count != self._lexical_count:
-                known = self._lexical.words if self._lexical is not None else None
-                self._lexical = LexicalIndex(self.store.iter_sentences(), known)
-                self._lexical_count = count
-            return self._lexical
-        finally:
-            self._rebuilding.release()
+        return refreshed(
+            self._rebuilding,
+            self._lexical,
+            lambda _: self.store.count_sentences() == self._lexical_count,
+            self._rebuilt,
+        )
+
+    def _rebuilt(self) -> LexicalIndex:
+        """The in-memory index, rebuilt unless another thread did so meanwhile."""
+        count = self.store.count_sentences()
+        if self._lexical is None or count != self._lexical_count:
+            known = self._lexical.words if self._lexical is not None else None
+            self._lexical = LexicalIndex(self.store.iter_sentences(), known)
+            self._lexical_count = count
+        return self._lexical
 
     def _chunk_scores(
         self, vector: np.ndarray, searches: list[Filters]
