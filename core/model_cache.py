@@ -9,9 +9,11 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from core.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +61,24 @@ def publish(work: Path, target: Path, is_current: Callable[[Path], bool]) -> Non
         if not is_current(target):
             raise
         log.info("%s was built meanwhile by another process; keeping it", target)
+
+
+@contextmanager
+def building(target: Path, failed: str, fix: str) -> Iterator[Path]:
+    """A temporary sibling of `target` (not yet created) to build a model folder in, removed
+    afterwards whether or not it was published. An error other than a ModelError becomes
+    the ModelError "`failed` in TARGET: ERROR. Check free disk space and write access to its
+    folder, or `fix`"."""
+    work = sibling(target, "tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        yield work
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"{failed} in {target}: {exc}. Check free disk space and write access to "
+            f"{target.parent}, or {fix}"
+        ) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

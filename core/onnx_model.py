@@ -15,7 +15,6 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
-import shutil
 import time
 import warnings
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from core.errors import ModelError
-from core.model_cache import publish, remove_abandoned, sibling
+from core.model_cache import building, publish, remove_abandoned
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -83,24 +82,14 @@ def ensure_onnx_model(source: Path, cache_dir: Path, variant: Variant) -> Path:
 def export_onnx_model(source: Path, target: Path, variant: Variant) -> Path:
     """Export `source` into `target` (atomically: a temporary sibling renamed into place)."""
     manifest = source_manifest(source, variant)
-    work = sibling(target, "tmp")
     started = time.perf_counter()
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+    fix = "use NEWS_ASSISTANT_EMBEDDER__BACKEND=torch"
+    with building(target, f"could not export {source} to ONNX", fix) as work:
         work.mkdir()
         meta = _export(source, work, variant, fp32=onnx_model_dir(source, target.parent, "onnx"))
         text = json.dumps({**meta, "manifest": manifest}, indent=2, sort_keys=True)
         (work / META_NAME).write_text(text + "\n", encoding="utf-8")
         publish(work, target, lambda folder: is_current(folder, manifest))
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError(
-            f"could not export {source} to ONNX in {target}: {exc}. Check free disk space and "
-            f"write access to {target.parent}, or use NEWS_ASSISTANT_EMBEDDER__BACKEND=torch"
-        ) from exc
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     log.info("%s export ready at %s (%.1f s)", variant, target, time.perf_counter() - started)
     return target
 
