@@ -33,20 +33,27 @@ ENGLISH_QUESTIONS = [
 
 class RecordingEmbedder:
     """An embedder that passes every call through and, while `recording`, keeps the texts of
-    each `embed_passages` call, so the bare embedder can be timed on exactly those calls."""
+    each `embed_passages` call (or of every `every`-th call, a sample for long runs), so the
+    bare embedder can be timed on exactly those calls."""
 
-    def __init__(self, inner: Embedder) -> None:
+    def __init__(self, inner: Embedder, every: int = 1) -> None:
         self.inner = inner
         self.name, self.dim, self.max_tokens = inner.name, inner.dim, inner.max_tokens
         self.calls: list[list[str]] = []
         self.recording = False
+        self.every = every
+        self.seen = 0
+        self.texts = 0
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if self.recording:
-            self.calls.append(list(texts))
+            self.seen += 1
+            self.texts += len(texts)
+            if (self.seen - 1) % self.every == 0:
+                self.calls.append(list(texts))
         return self.inner.embed_passages(texts)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
