@@ -20,6 +20,15 @@ The loss is the torch row's R@1 minus the row's, in points: the mean over the th
 the pair that loses most. A second
 table asks with each backend's query vectors over the sentences torch embedded (a store
 ingested with torch, asked with another backend).
+
+`--distractors N` adds a third table, the other language's news beside the articles (issue 17's
+setting, dense only): English questions over the Arabic sentences plus the sentences of N
+English news articles (BBC News, `--bbc`, the categories in turn, as `news-assistant eval`
+takes them), and Arabic questions over the English sentences plus those of N SaudiNewsNet
+articles (`--saudi`, its sample's first N). Each is ranked two ways: raw (one cosine for all)
+and by levels (each sentence's similarity minus its language's level for the question, the
+mean of that language's 10 most similar sentences: the product's per-language calibration,
+without its background floor).
 """
 
 from __future__ import annotations
@@ -44,11 +53,16 @@ from core.embedder import Embedder, build_embedder, use_threads  # noqa: E402
 from core.gemma_model import MODEL_NAME as GEMMA  # noqa: E402
 from core.gemma_model import model_dir  # noqa: E402
 from core.settings import EmbedderSettings  # noqa: E402
+from core.types import Article  # noqa: E402
+from evaluation.news import spread_files  # noqa: E402
 from evaluation.xquad import Corpus, load_corpus  # noqa: E402
+from ingest.load import load_paths  # noqa: E402
 from ingest.sentences import split_sentences  # noqa: E402
 
 PAIRS = (("ar", "ar"), ("en", "en"), ("en", "ar"))  # (questions, articles)
+MIXED = (("en", "ar"), ("ar", "en"))  # (questions, articles) beside the other language's news
 WARM_UP = 32
+LEVEL_TOP = 10
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,7 @@ class Row:
     recall: dict[str, float]
     queries: dict[str, np.ndarray]
     passages: dict[str, np.ndarray]
+    news: dict[str, np.ndarray] | None = None
 
 
 def candidates(corpus: Corpus) -> Candidates:
@@ -135,6 +150,68 @@ def recalls(
     return out
 
 
+def news_sentences(bbc: Path, saudi: Path, n: int) -> dict[str, list[str]]:
+    """The sentences of n English (BBC) and n Arabic (SaudiNewsNet) news articles."""
+    english = [a for a in load_paths(spread_files(bbc, n)) if isinstance(a, Article)]
+    arabic = [a for a in load_paths([saudi], max_bytes=1 << 34) if isinstance(a, Article)][:n]
+    return {
+        lang: [s.text for a in articles for s in split_sentences(a.text)]
+        for lang, articles in (("en", english), ("ar", arabic))
+    }
+
+
+def leveled(scores: np.ndarray) -> np.ndarray:
+    """Each row's scores minus the mean of its LEVEL_TOP highest."""
+    top = np.sort(scores, axis=1)[:, -LEVEL_TOP:]
+    return scores - top.mean(axis=1, keepdims=True)
+
+
+def beside_news(
+    row: Row, corpora: dict[str, Corpus], cands: dict[str, Candidates]
+) -> dict[str, tuple[float, float]]:
+    """(raw R@1, levels R@1) per mixed pair: the articles' sentences first, then the news of
+    the questions' language."""
+    assert row.news is not None
+    out = {}
+    for q_lang, a_lang in MIXED:
+        qids = [q.qid for q in corpora[q_lang].questions]
+        gold = np.array([cands[a_lang].gold[qid] for qid in qids])
+        own = row.queries[q_lang] @ row.passages[a_lang].T
+        news = row.queries[q_lang] @ row.news[q_lang].T
+        raw = np.argmax(np.hstack([own, news]), axis=1)
+        levels = np.argmax(np.hstack([leveled(own), leveled(news)]), axis=1)
+        out[f"{q_lang}->{a_lang}"] = (
+            100 * float(np.mean(raw == gold)),
+            100 * float(np.mean(levels == gold)),
+        )
+    return out
+
+
+def news_table(
+    rows: Sequence[Row], corpora: dict[str, Corpus], cands: dict[str, Candidates]
+) -> str:
+    lines = [
+        "| backend | en->ar alone | + en news: raw | levels | ar->en alone | + ar news: raw "
+        "| levels |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        mixed = beside_news(row, corpora, cands)
+        alone = recalls(row, row, corpora, cands) | {
+            "ar->en": recall_at_1(
+                row.queries["ar"],
+                [q.qid for q in corpora["ar"].questions],
+                row.passages["en"],
+                cands["en"],
+            )
+        }
+        cells = [
+            f"{alone[p]:.1f} | {mixed[p][0]:.1f} | {mixed[p][1]:.1f}" for p in ("en->ar", "ar->en")
+        ]
+        lines.append(f"| {row.name} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
 def mean(recall: dict[str, float]) -> float:
     return sum(recall.values()) / len(recall)
 
@@ -197,13 +274,20 @@ def main() -> None:
     parser.add_argument("--backends", default="torch,onnx,onnx-int8")
     parser.add_argument("--speed-texts", type=int, default=600, help="sentences timed per round")
     parser.add_argument("--rounds", type=int, default=3, help="speed rounds (best one counts)")
+    parser.add_argument("--distractors", type=int, default=0, help="news articles per language")
+    parser.add_argument("--bbc", type=Path, default=ROOT.parent / "shared/data/bbc_news/bbc")
+    parser.add_argument(
+        "--saudi", type=Path, default=ROOT.parent / "shared/data/saudinewsnet/sample_1000.jsonl"
+    )
+    parser.add_argument("--no-gemma", action="store_true", help="leave EmbeddingGemma out")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     corpora = {lang: load_corpus(args.data, lang, args.limit) for lang in ("ar", "en")}
     cands = {lang: candidates(corpus) for lang, corpus in corpora.items()}
     names = args.backends.split(",")
-    if model_dir(EmbedderSettings().cache_dir).is_dir():
+    if model_dir(EmbedderSettings().cache_dir).is_dir() and not args.no_gemma:
         names.append(GEMMA)
+    news = news_sentences(args.bbc, args.saudi, args.distractors) if args.distractors else None
     print(
         f"XQuAD-R from {args.data}: {len(corpora['ar'].articles)} articles, "
         f"{len(corpora['ar'].questions)} questions per language, sentences ar "
@@ -220,6 +304,10 @@ def main() -> None:
         print(f"{name}: ready in {time.perf_counter() - started:.1f} s", flush=True)
         rows.append(measure(name, embedders[name], corpora, cands))
         print(f"{name}: R@1 {rows[-1].recall}", flush=True)
+        if news is not None:
+            embedder = embedders[name]
+            rows[-1].news = {lang: embedder.embed_passages(texts) for lang, texts in news.items()}
+            print(f"{name}: beside news {beside_news(rows[-1], corpora, cands)}", flush=True)
     sentences = cands["ar"].texts + cands["en"].texts
     sample = sentences[:: max(1, len(sentences) // args.speed_texts)][: args.speed_texts]
     speeds = speed_rounds(embedders, sample, args.rounds)
@@ -229,6 +317,13 @@ def main() -> None:
     print(table(rows))
     print()
     print(mixed_table(rows, corpora, cands))
+    if news is not None:
+        print()
+        print(
+            f"beside news: {args.distractors} articles per language, sentences en "
+            f"{len(news['en'])}, ar {len(news['ar'])}"
+        )
+        print(news_table(rows, corpora, cands))
 
 
 if __name__ == "__main__":
