@@ -121,6 +121,13 @@ class RetrievalSettings(BaseModel):
         "Arabic sentence that answers it beside English news). A store of one language is "
         "searched once either way (README, Evaluation).",
     )  # fmt: skip
+    lexical_across: bool = Field(
+        True, description="With `per_language`, let BM25 count when sentences of different "
+        "languages are compared (true), or only among the sentences of each language (false: "
+        "a language's candidates keep their order by every signal, and take between languages "
+        "the scores of the signals every language has; BM25 matches only sentences of the "
+        "question's language).",
+    )  # fmt: skip
 
 
 class AbstentionSettings(BaseModel):

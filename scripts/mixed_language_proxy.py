@@ -4,7 +4,9 @@ QA English paragraphs in one store, then in a copy holding only 3 of the English
 answerable questions a setting it pools the candidates once with per-language search and once
 without, and prints the gold sentence's recall@1 for each way of comparing languages: off (one
 search), none (per-language pools, raw similarity), bg (margin over background sentences),
-pool10 (over each language's level alone) and cap10 (the shipped `language_levels`).
+pool10 (over each language's level alone), cap10 (the shipped `language_levels`) and
+cap10-within (those levels, BM25 counted only among one language's sentences:
+`retrieval.lexical_across=false`).
 
     .venv/bin/python scripts/mixed_language_proxy.py [--data ../shared/data/qa-train] [--work DIR]
 
@@ -106,10 +108,21 @@ def variants(unrelated: dict[str, float]) -> dict[str, Variant | None]:
     }
 
 
+def is_gold(ranked: Sequence[SentenceRecord], item: dict[str, Any]) -> bool:
+    """Whether the first sentence holds the gold answer's start."""
+    top = ranked[0] if ranked else None
+    if top is None or top.article_id != item["aid"]:
+        return False
+    return bool(top.start <= item["span"][0] < top.end)
+
+
 def table(found: dict[str, list[Any]]) -> None:
     settings = Settings().retrieval
     on, off = (
         FusionReranker(settings.model_copy(update={"per_language": v})) for v in (True, False)
+    )
+    within = FusionReranker(
+        settings.model_copy(update={"per_language": True, "lexical_across": False})
     )
     for setting, items in found.items():
         hits: dict[str, list[bool]] = {}
@@ -120,9 +133,10 @@ def table(found: dict[str, list[Any]]) -> None:
                     ranked = off.rerank(question, item["off"])
                 else:
                     ranked = on.rerank(question, variant(item["on"], question.language))
-                top = ranked[0] if ranked else None
-                gold = top is not None and top.article_id == item["aid"]
-                hits.setdefault(name, []).append(gold and top.start <= item["span"][0] < top.end)
+                hits.setdefault(name, []).append(is_gold(ranked, item))
+                if name == "cap10" and variant is not None:  # BM25 within each language only
+                    ranked = within.rerank(question, variant(item["on"], question.language))
+                    hits.setdefault("cap10-within", []).append(is_gold(ranked, item))
         cells = "  ".join(f"{k} {100 * np.mean(v):.1f}" for k, v in hits.items())
         print(f"{setting:16s} n={len(items)}  {cells}")
 

@@ -220,3 +220,25 @@ def test_style_sheets_and_scripts_in_an_arabic_page_do_not_make_it_english() -> 
     assert detect_language("The council said: 12 homes (of 40) were approved.") == "en"
     assert detect_language("COVID-19?") == "en"  # letters only in a token with a number
     assert detect_language("Who is محمد بن سلمان?") == "ar"  # more Arabic letters than Latin
+
+
+def test_bm25_orders_a_languages_sentences_but_does_not_decide_between_languages() -> None:
+    question = read_question("How many migrants were rescued?")
+    arabic = [record("ar", 0.85, 0.0, 0.75)] + [
+        record("ar", 0.80 - i / 100, 0.0, 0.75) for i in range(4)
+    ]
+    english = [record("en", 0.895, 0.0, 0.80), record("en", 0.89, 9.0, 0.80)] + [
+        record("en", 0.86 - i / 100, 0.0, 0.80) for i in range(3)
+    ]
+    pool = [*english, *arabic]
+    before = FusionReranker(RetrievalSettings(per_language=True)).rerank(question, pool)
+    assert before[0].id == "en0.89"  # margin 0.09 under Arabic's 0.10, lifted by its BM25 hit
+    within = RetrievalSettings(per_language=True, lexical_across=False)
+    order = FusionReranker(within).rerank(question, pool)
+    assert order[0].id == "ar0.85"  # the best margin of each language decides between them
+    english_order = [r.id for r in order if r.language == "en"]
+    assert english_order[:2] == ["en0.89", "en0.895"]  # BM25 still orders the English ones
+    one_language = FusionReranker(within).rerank(question, english)
+    assert [r.id for r in one_language] == [
+        r.id for r in FusionReranker(RetrievalSettings(per_language=True)).rerank(question, english)
+    ]  # one language: nothing changes

@@ -60,9 +60,26 @@ class FusionReranker:
         groups = [c.language if w.per_language else "" for c in candidates]
         lexical = _z_within(groups, [c.lexical for c in candidates])
         bonus = [w.kind * holds_kind(question.kind, c.sentence) for c in candidates]
-        fused = dense + w.chunk * chunk + w.lexical * lexical + np.asarray(bonus)
+        shared = dense + w.chunk * chunk + np.asarray(bonus)
+        fused = shared + w.lexical * lexical
+        if w.per_language and not w.lexical_across and len(set(groups)) > 1:
+            fused = rank_matched(groups, fused, shared)
         scored = [c.scored(score=float(s)) for c, s in zip(candidates, fused, strict=True)]
         return sorted(scored, key=lambda c: -c.score)
+
+
+def rank_matched(groups: Sequence[str], fused: np.ndarray, shared: np.ndarray) -> np.ndarray:
+    """Scores that keep each group's order by `fused` and give its candidates, in that order,
+    the group's `shared` scores from the highest down: within a language every signal orders
+    the sentences, between languages only the signals that all of them have (BM25 finds no
+    words of an English question in an Arabic sentence, so it must not decide between them)."""
+    out = np.empty_like(fused)
+    labels = np.asarray(groups)
+    for group in set(groups):
+        rows = np.flatnonzero(labels == group)
+        by_fused = rows[np.argsort(-fused[rows], kind="stable")]
+        out[by_fused] = np.sort(shared[rows])[::-1]
+    return out
 
 
 def chunk_margins(candidates: Sequence[SentenceRecord]) -> list[float]:
