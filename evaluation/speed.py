@@ -126,12 +126,19 @@ def measure_latency(
         answered += answer.answered
         if step is not None:
             step()
-    ordered = sorted(latencies)
     return {
         "articles": assistant.store.count_articles(),
         "sentences": assistant.store.count_sentences(),
-        "questions": len(ordered),
+        "questions": len(latencies),
         "answered": answered,
+        **percentiles(latencies),
+    }
+
+
+def percentiles(latencies: Sequence[float]) -> dict[str, float]:
+    """p50, p95 (nearest rank) and max of latencies in ms."""
+    ordered = sorted(latencies)
+    return {
         "p50_ms": statistics.median(ordered),
         "p95_ms": ordered[max(0, round(0.95 * len(ordered)) - 1)],
         "max_ms": ordered[-1],

@@ -49,12 +49,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from assistant.ask.retrieve import LEVEL_TOP  # noqa: E402
 from core.embedder import Embedder, build_embedder, use_threads  # noqa: E402
 from core.gemma_model import MODEL_NAME as GEMMA  # noqa: E402
 from core.gemma_model import model_dir  # noqa: E402
 from core.settings import EmbedderSettings  # noqa: E402
 from core.types import Article  # noqa: E402
-from evaluation.news import spread_files  # noqa: E402
+from evaluation.run import english_news  # noqa: E402
 from evaluation.xquad import Corpus, load_corpus  # noqa: E402
 from ingest.load import load_paths  # noqa: E402
 from ingest.sentences import split_sentences  # noqa: E402
@@ -62,7 +63,6 @@ from ingest.sentences import split_sentences  # noqa: E402
 PAIRS = (("ar", "ar"), ("en", "en"), ("en", "ar"))  # (questions, articles)
 MIXED = (("en", "ar"), ("ar", "en"))  # (questions, articles) beside the other language's news
 WARM_UP = 32
-LEVEL_TOP = 10
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def recalls(
 
 def news_sentences(bbc: Path, saudi: Path, n: int) -> dict[str, list[str]]:
     """The sentences of n English (BBC) and n Arabic (SaudiNewsNet) news articles."""
-    english = [a for a in load_paths(spread_files(bbc, n)) if isinstance(a, Article)]
+    english = english_news(bbc, n)
     arabic = [a for a in load_paths([saudi], max_bytes=1 << 34) if isinstance(a, Article)][:n]
     return {
         lang: [s.text for a in articles for s in split_sentences(a.text)]
@@ -161,7 +161,7 @@ def news_sentences(bbc: Path, saudi: Path, n: int) -> dict[str, list[str]]:
 
 
 def leveled(scores: np.ndarray) -> np.ndarray:
-    """Each row's scores minus the mean of its LEVEL_TOP highest."""
+    """Each row's scores minus the mean of its LEVEL_TOP highest (retrieve.language_levels)."""
     top = np.sort(scores, axis=1)[:, -LEVEL_TOP:]
     return scores - top.mean(axis=1, keepdims=True)
 
@@ -197,7 +197,7 @@ def news_table(
     ]
     for row in rows:
         mixed = beside_news(row, corpora, cands)
-        alone = recalls(row, row, corpora, cands) | {
+        alone = row.recall | {
             "ar->en": recall_at_1(
                 row.queries["ar"],
                 [q.qid for q in corpora["ar"].questions],

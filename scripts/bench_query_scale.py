@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from assistant import Assistant, Settings, with_location
-from evaluation.speed import news_questions
+from evaluation.speed import news_questions, percentiles
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT.parent / "shared" / "data" / "saudinewsnet" / "sample_1000.jsonl"
@@ -50,15 +49,6 @@ def small_store(args: argparse.Namespace) -> Assistant:
         summary = assistant.ingest([args.sample])
         print(f"  {summary.articles} articles in {time.perf_counter() - started:.0f} s", flush=True)
     return assistant
-
-
-def stats(latencies: list[float]) -> dict[str, float]:
-    ordered = sorted(latencies)
-    return {
-        "p50_ms": statistics.median(ordered),
-        "p95_ms": ordered[max(0, round(0.95 * len(ordered)) - 1)],
-        "max_ms": ordered[-1],
-    }
 
 
 def timed(assistant: Assistant, question: str) -> tuple[float, bool]:
@@ -87,7 +77,7 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             "sentences": assistant.store.count_sentences(),
             "questions": len(questions),
             "answered": answered[name],
-            **stats(latencies[name]),
+            **percentiles(latencies[name]),
         }
     return figures
 
