@@ -293,9 +293,11 @@ class Assistant:
         pipeline.rank(read_question("warm up"))
 
     def reindex(self) -> int:
-        """Bring a store written by an older version up to date in place (the speaker of
-        every sentence is read again); nothing is re-embedded. Returns the articles updated."""
+        """Bring a store written by an older version up to date in place: its parts moved to
+        their language's collections, and the speaker of every sentence read again; nothing is
+        re-embedded. Returns the articles updated."""
         self._check_readable()
+        self.store.spread_languages()
         articles = self.store.list_articles()
         for stored in articles:
             detail = self.store.get_article(stored.id)

@@ -1,11 +1,13 @@
 """The article store on Chroma, embedded (a folder) or a server (a URL), through the same code:
-three collections, `<name>-chunks`, `<name>-sentences` and `<name>-articles` (a record per
-article, the commit marker, written last). Chroma's where-clauses live here and nowhere else."""
+the chunks and the sentences, each in one collection per article language (`<name>-chunks-ar`,
+`<name>-sentences-en`; see core/chroma_parts.py), and `<name>-articles` (a record per article,
+the commit marker, written last). Chroma's where-clauses live here and nowhere else."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import json
 import re
 import uuid
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from core.chroma_parts import BASE, LanguageParts, by_language, language_key
 from core.errors import StoreConnectionError, StoreError
 from core.settings import StoreSettings, default_cache_dir
 from core.store import (
@@ -40,8 +43,9 @@ if TYPE_CHECKING:
     from chromadb.config import Settings
 
 URL_ENV = "NEWS_ASSISTANT_STORE__URL"
-_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{0,500}")
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{0,490}")  # Chroma's 512, less "-sentences-xxx"
 _PAGE = 1000  # records per `get` page when listing or scanning
+_SPREAD_PAGE = 2000  # parts moved at a time by `spread_languages`
 _WRITE_BATCH = 500  # records per upsert; also capped by the client's max batch size
 _ARTICLE_FIELDS = ("title", "source", "url", "date", "author", "language")
 LEXICAL_FOLDER = ".news-assistant-lexical"  # inside an embedded store: one subfolder per collection
@@ -199,8 +203,9 @@ def _answering(location: str) -> Iterator[None]:
 
 
 class ChromaStore:
-    """Articles in three Chroma collections, `<name>-chunks`, `<name>-sentences` and
-    `<name>-articles`; the same class works over a persistent or an HTTP client.
+    """Articles in Chroma collections: their chunks and sentences in one collection per
+    language each (`LanguageParts`), their records in `<name>-articles`; the same class works
+    over a persistent or an HTTP client.
 
     An article record is written only after all its parts, so a record means "complete";
     parts without a matching record are crash leftovers that `remove_orphans` deletes.
@@ -239,8 +244,8 @@ class ChromaStore:
             self._watch.seen()  # creating the collections wrote to it: that was this process
 
     def _open_collections(self) -> None:
-        self._chunks = self._collection("chunks")
-        self._sentences = self._collection("sentences")
+        self._chunks = LanguageParts(self._client, f"{self._name}-chunks", self._named)
+        self._sentences = LanguageParts(self._client, f"{self._name}-sentences", self._named)
         self._articles = self._collection("articles")
 
     def _live(self) -> None:
@@ -279,11 +284,19 @@ class ChromaStore:
         return self._client
 
     def _collection(self, kind: str) -> Collection:
+        return self._named(f"{self._name}-{kind}")
+
+    def _named(self, name: str) -> Collection:
         return self._client.get_or_create_collection(
-            f"{self._name}-{kind}",
-            configuration={"hnsw": {"space": "cosine"}},
-            embedding_function=None,
+            name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
         )
+
+    @_fresh
+    def collections(self, kind: str) -> list[Collection]:
+        """Every Chroma collection holding this store's "chunks" or "sentences" (for tools
+        that read all parts: core/store_audit.py)."""
+        parts = {"chunks": self._chunks, "sentences": self._sentences}[kind]
+        return list(parts.existing().values())
 
     def close(self) -> None:
         """Release the client: SQLite files of a persistent store, sockets of an HTTP one."""
@@ -330,19 +343,21 @@ class ChromaStore:
     def set_speakers(self, article_id: str, speakers: Sequence[str]) -> None:
         content_hash = self.stored_hash(article_id) or ""
         ids = [sentence_id(article_id, content_hash, i) for i in range(len(speakers))]
-        metas: list[Metadata] = [{"speaker": speaker} for speaker in speakers]
+        speaker_of = dict(zip(ids, speakers, strict=True))
         with self.writing():
-            for lo in range(0, len(ids), self._batch):
-                hi = lo + self._batch
-                self._sentences.update(ids=ids[lo:hi], metadatas=metas[lo:hi])
+            for collection, held in self._sentences.holding(ids):
+                for lo in range(0, len(held), self._batch):
+                    batch = held[lo : lo + self._batch]
+                    metas: list[Metadata] = [{"speaker": speaker_of[i]} for i in batch]
+                    collection.update(ids=batch, metadatas=metas)
 
     def _metadata(self) -> dict[str, Any]:
-        fresh = self._client.get_collection(self._chunks.name, embedding_function=None)
+        fresh = self._client.get_collection(self._chunks.base.name, embedding_function=None)
         return dict(fresh.metadata or {})
 
     def _set_metadata(self, meta: dict[str, Any]) -> None:
         with self.writing():
-            for col in (self._chunks, self._sentences, self._articles):
+            for col in (self._chunks.base, self._sentences.base, self._articles):
                 col.modify(metadata=meta)
 
     @_fresh
@@ -414,8 +429,9 @@ class ChromaStore:
     ) -> None:
         old = self._stored_hashes([w.article.id for w in writes])
         try:
-            for kind, collection in enumerate((self._chunks, self._sentences, self._articles)):
-                self._upsert(collection, *_concat([r[kind] for r in rows]))
+            for kind, parts in enumerate((self._chunks, self._sentences)):
+                self._upsert_parts(parts, _concat([r[kind] for r in rows]))
+            self._upsert(self._articles, *_concat([r[2] for r in rows]))
         except BaseException:
             for w in writes:
                 self._undo_write(w.article.id, w.article.content_hash)
@@ -482,6 +498,11 @@ class ChromaStore:
             )
         return matrix
 
+    def _upsert_parts(self, parts: LanguageParts, rows: Rows) -> None:
+        """Each part into its article language's collection."""
+        for key, at in by_language(rows.metas).items():
+            self._upsert(parts.of(key), *_rows_at(rows, at))
+
     def _upsert(
         self,
         collection: Collection,
@@ -511,8 +532,9 @@ class ChromaStore:
         where: dict[str, Any] = {"article_id": article_id}
         if extra:
             where = {"$and": [where, dict(extra)]}
-        self._chunks.delete(where=cast("Where", where))
-        self._sentences.delete(where=cast("Where", where))
+        for parts in (self._chunks, self._sentences):
+            for collection in parts.existing().values():
+                collection.delete(where=cast("Where", where))
 
     @_fresh
     def delete_article(self, article_id: str) -> bool:
@@ -569,27 +591,37 @@ class ChromaStore:
         return [_sentence_record(i, doc, meta, 1.0 - dist) for i, doc, meta, dist in rows]
 
     def _nearest(
-        self, collection: Collection, vector: np.ndarray, k: int, filters: Filters | None
+        self, parts: LanguageParts, vector: np.ndarray, k: int, filters: Filters | None
     ) -> list[tuple[str, str, Mapping[str, Any], float]]:
-        """(id, document, metadata, cosine distance) of the `k` records nearest `vector`. A
-        record deleted while it was searched is left out: Chroma finds ids in its vector index
-        and reads their metadata after, which is None for an id deleted in between."""
+        """(id, document, metadata, cosine distance) of the `k` parts nearest `vector` that
+        `filters` allow, nearest first, from each collection they may be in."""
         if k <= 0:
             return []
-        found = collection.query(
-            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-            n_results=k,
-            where=where_clause(filters, self._spellings(filters)),
-            include=["documents", "metadatas", "distances"],
-        )
-        rows = zip(
-            found["ids"][0],
-            (found["documents"] or [[]])[0],
-            (found["metadatas"] or [[]])[0],
-            (found["distances"] or [[]])[0],
-            strict=True,
-        )
-        return [(i, doc, meta, float(dist)) for i, doc, meta, dist in rows if meta is not None]
+        rows: dict[str, tuple[str, str, Mapping[str, Any], float]] = {}
+        for collection, where in self._searched(parts, filters):
+            for row in _query(collection, vector, k, where):
+                if row[0] not in rows or row[3] < rows[row[0]][3]:
+                    rows[row[0]] = row
+        return heapq.nsmallest(k, rows.values(), key=lambda row: row[3])
+
+    def _searched(
+        self, parts: LanguageParts, filters: Filters | None
+    ) -> list[tuple[Collection, Where | None]]:
+        """The collections a search goes through, each with its where-clause. A search limited
+        to a language goes through that language's collection without the language in its
+        clause (Chroma filters slowly in a large collection), and through the base one with it
+        (only articles of no plain language code there, unless the store is of an older
+        layout)."""
+        sources = self._spellings(filters)
+        if not filters or not filters.language:
+            where = where_clause(filters, sources)
+            return [(collection, where) for collection in parts.existing().values()]
+        searched = [(parts.base, where_clause(filters, sources))]
+        key = language_key(filters.language)
+        own = parts.existing().get(key) if key != BASE else None
+        if own is not None:
+            searched.append((own, where_clause(replace(filters, language=None), sources)))
+        return searched
 
     def _spellings(self, filters: Filters | None) -> list[str]:
         """The stored sources equal to the filter's source but for case ("BBC" for "bbc")."""
@@ -632,20 +664,19 @@ class ChromaStore:
     @_fresh
     def iter_sentences(self) -> Iterator[SentenceRecord]:
         """Every stored sentence (for lexical indexing), page by page."""
-        for page in self._pages(self._sentences, ["documents", "metadatas"]):
-            docs, metas = page["documents"] or [], page["metadatas"] or []
-            for row in zip(page["ids"], docs, metas, strict=True):
-                yield _sentence_record(*row)
+        for collection in self._sentences.existing().values():
+            for page in self._pages(collection, ["documents", "metadatas"]):
+                docs, metas = page["documents"] or [], page["metadatas"] or []
+                for row in zip(page["ids"], docs, metas, strict=True):
+                    yield _sentence_record(*row)
 
     @_fresh
     def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of the sentences with these ids (unknown ids are left out)."""
-        if not ids:
-            return {}
-        got = self._sentences.get(ids=list(ids), include=["embeddings"])
-        vectors = got["embeddings"] if got["embeddings"] is not None else []
+        got = self._sentences.get(ids, ["embeddings"])
         return {
-            i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], vectors, strict=True)
+            i: np.asarray(v, dtype=np.float32)
+            for i, v in zip(got["ids"], got["embeddings"], strict=True)
         }
 
     @_fresh
@@ -653,10 +684,8 @@ class ChromaStore:
         """The stored sentences of these (article id, content hash, index), in that order;
         those not stored are left out."""
         ids = [sentence_id(*key) for key in keys]
-        got = self._sentences.get(ids=ids, include=["documents", "metadatas"]) if ids else None
-        if got is None:
-            return []
-        rows = zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        got = self._sentences.get(ids, ["documents", "metadatas"])
+        rows = zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         found = {row[0]: _sentence_record(*row) for row in rows}
         return [found[i] for i in ids if i in found]
 
@@ -665,8 +694,10 @@ class ChromaStore:
         """Bring records and parts back in line after a killed or overlapping write: delete
         chunks and sentences whose article record is missing or has another hash, and the
         records (with their parts) of articles missing some of their parts, so the next
-        ingest stores those again. Returns the parts and records deleted. Fast path: when
-        each collection's count equals the sum the records claim, nothing else is read."""
+        ingest stores those again. A part found in two collections (a `spread_languages`
+        stopped between writing a page and deleting it from the base) keeps its language's
+        copy. Returns the parts and records deleted. Fast path: when each kind's count equals
+        the sum the records claim, nothing else is read."""
         with self.writing():
             hashes: dict[str, str] = {}
             claims: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
@@ -675,14 +706,10 @@ class ChromaStore:
                     hashes[article_id] = _str(meta, "content_hash")
                     claims[0][article_id] = _int(meta, "n_chunks")
                     claims[1][article_id] = _int(meta, "n_sentences")
-            removed, incomplete = 0, set()
-            for collection, claimed in zip((self._chunks, self._sentences), claims, strict=True):
-                if collection.count() != claimed.total():
-                    stale, present = self._scan_parts(collection, hashes)
-                    for lo in range(0, len(stale), self._batch):
-                        collection.delete(ids=stale[lo : lo + self._batch])
-                    removed += len(stale)
-                    incomplete |= {a for a, n in claimed.items() if present[a] < n}
+            removed, incomplete = 0, set[str]()
+            for parts, claimed in zip((self._chunks, self._sentences), claims, strict=True):
+                if parts.count() != claimed.total():
+                    removed += self._remove_stale(parts, hashes, claimed, incomplete)
             for article_id in sorted(incomplete):
                 self._articles.delete(ids=[article_id])
                 self._delete_parts(article_id)
@@ -690,21 +717,80 @@ class ChromaStore:
                 self._bump_revision()
             return removed + len(incomplete)
 
-    def _scan_parts(
-        self, collection: Collection, hashes: Mapping[str, str]
-    ) -> tuple[list[str], Counter[str]]:
-        """The ids of `collection`'s parts that no record claims (no record, or one for other
-        content), and how many parts of each article its record does claim."""
-        stale: list[str] = []
+    @_fresh
+    def spread_languages(self) -> int:
+        """Move the parts that the base collections hold (every part, in a store written
+        before the per-language layout) into their language's collections; nothing is
+        re-embedded. Each page is written to its language's collection before it leaves the
+        base one, so a run stopped anywhere loses nothing and can be run again
+        (`remove_orphans` drops a copy left in both). Returns the parts moved."""
+        with self.writing():
+            return sum(self._spread(parts) for parts in (self._chunks, self._sentences))
+
+    def _spread(self, parts: LanguageParts) -> int:
+        base, kept, moved = parts.base, 0, 0
+        while True:
+            with _answering(self._location):
+                include: Include = ["embeddings", "documents", "metadatas"]
+                page = base.get(limit=_SPREAD_PAGE, offset=kept, include=include)
+            if not page["ids"]:
+                return moved
+            rows = Rows(
+                list(page["ids"]),
+                np.asarray(page["embeddings"], dtype=np.float32),
+                list(page["documents"] or []),
+                list(page["metadatas"] or []),
+            )
+            for key, at in by_language(rows.metas).items():
+                if key == BASE:
+                    kept += len(at)  # stays: what is left of the base is ahead of the next page
+                    continue
+                group = _rows_at(rows, at)
+                self._upsert(parts.of(key), *group)
+                for lo in range(0, len(group.ids), self._batch):
+                    base.delete(ids=group.ids[lo : lo + self._batch])
+                moved += len(group.ids)
+
+    def _remove_stale(
+        self,
+        parts: LanguageParts,
+        hashes: Mapping[str, str],
+        claimed: Counter[str],
+        incomplete: set[str],
+    ) -> int:
+        """Delete the parts no record claims; add to `incomplete` the articles missing some of
+        the parts their record claims. Returns the parts deleted."""
         present: Counter[str] = Counter()
+        seen: set[str] = set()
+        removed = 0
+        for collection in parts.existing().values():  # the languages' before the base one
+            stale = self._scan_parts(collection, hashes, present, seen)
+            for lo in range(0, len(stale), self._batch):
+                collection.delete(ids=stale[lo : lo + self._batch])
+            removed += len(stale)
+        incomplete |= {a for a, n in claimed.items() if present[a] < n}
+        return removed
+
+    def _scan_parts(
+        self,
+        collection: Collection,
+        hashes: Mapping[str, str],
+        present: Counter[str],
+        seen: set[str],
+    ) -> list[str]:
+        """The ids of `collection`'s parts that no record claims (no record, or one for other
+        content) or that an earlier collection held (`seen`); counts in `present` how many
+        parts of each article its record does claim."""
+        stale: list[str] = []
         for page in self._pages(collection, ["metadatas"]):
             for part_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
                 article_id = _str(meta, "article_id")
-                if hashes.get(article_id) == _str(meta, "content_hash"):
+                if part_id not in seen and hashes.get(article_id) == _str(meta, "content_hash"):
                     present[article_id] += 1
+                    seen.add(part_id)
                 else:
                     stale.append(part_id)
-        return stale, present
+        return stale
 
     def _pages(self, collection: Collection, include: Include) -> Iterator[GetResult]:
         # Offsets shift under deletes: callers collect first and delete afterwards.
@@ -717,6 +803,28 @@ class ChromaStore:
             if len(page["ids"]) < _PAGE:
                 return
             offset += _PAGE
+
+
+def _query(
+    collection: Collection, vector: np.ndarray, k: int, where: Where | None
+) -> list[tuple[str, str, Mapping[str, Any], float]]:
+    """(id, document, metadata, cosine distance) of the `k` records of `collection` nearest
+    `vector`. A record deleted while it was searched is left out: Chroma finds ids in its
+    vector index and reads their metadata after, which is None for an id deleted in between."""
+    found = collection.query(
+        query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+        n_results=k,
+        where=where,
+        include=["documents", "metadatas", "distances"],
+    )
+    rows = zip(
+        found["ids"][0],
+        (found["documents"] or [[]])[0],
+        (found["metadatas"] or [[]])[0],
+        (found["distances"] or [[]])[0],
+        strict=True,
+    )
+    return [(i, doc, meta, float(dist)) for i, doc, meta, dist in rows if meta is not None]
 
 
 def where_clause(filters: Filters | None, sources: Sequence[str] = ()) -> Where | None:
@@ -779,6 +887,15 @@ def _concat(parts: Sequence[Rows]) -> Rows:
         np.concatenate([p.matrix for p in parts]),
         [d for p in parts for d in p.docs],
         [m for p in parts for m in p.metas],
+    )
+
+
+def _rows_at(rows: Rows, at: Sequence[int]) -> Rows:
+    return Rows(
+        [rows.ids[n] for n in at],
+        rows.matrix[list(at)],
+        [rows.docs[n] for n in at],
+        [rows.metas[n] for n in at],
     )
 
 

@@ -210,6 +210,11 @@ class ArticleStore(Protocol):
         """Store the speaker of each sentence of a stored article (in sentence order)."""
         ...
 
+    def spread_languages(self) -> int:
+        """Move parts an older layout kept together into their language's place (nothing is
+        re-embedded); returns how many were moved."""
+        ...
+
     def mark_schema(self) -> None:
         """Record that the store's layout is SCHEMA (after `set_speakers` for every article)."""
         ...

@@ -61,9 +61,15 @@ def audit(store: ChromaStore) -> Audit:
 
 
 def _metadatas(store: ChromaStore, kind: str) -> list[tuple[str, Mapping[str, Any]]]:
-    collection = store.client.get_collection(f"{store.name}-{kind}", embedding_function=None)
-    got = collection.get(include=["metadatas"])
-    return list(zip(got["ids"], got["metadatas"] or [], strict=True))
+    if kind == "articles":
+        collections = [store.client.get_collection(f"{store.name}-{kind}", embedding_function=None)]
+    else:
+        collections = store.collections(kind)
+    rows: list[tuple[str, Mapping[str, Any]]] = []
+    for collection in collections:
+        got = collection.get(include=["metadatas"])
+        rows.extend(zip(got["ids"], got["metadatas"] or [], strict=True))
+    return rows
 
 
 def _int(meta: Mapping[str, Any], key: str) -> int:

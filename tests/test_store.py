@@ -33,6 +33,7 @@ def build(
     date: str = "2024-03-05",
     per_chunk: int = 2,
     seed: int = 0,
+    language: str = "en",
 ) -> Built:
     """An article, its sentences, chunks of `per_chunk` sentences, and unit vectors (dim 8)
     for the chunks and for the sentences."""
@@ -57,7 +58,7 @@ def build(
         text=text,
         source=source,
         date=date,
-        language="en",
+        language=language,
         url=f"https://example.org/{article_id}",
         origin="test",
     )
@@ -229,7 +230,7 @@ def test_records_missing_their_parts_are_dropped(
     """What two writers at once left: a record claiming parts that are not there."""
     write(bound, sample("a1"))
     write(bound, sample("b2", n=4))
-    sentences = raw_client.get_collection(f"{backend.collection}-sentences")
+    sentences = raw_client.get_collection(f"{backend.collection}-sentences-en")
     [lost] = [
         i for i in sentences.get(include=[])["ids"] if i.startswith("b2:") and i.endswith("s1")
     ]
