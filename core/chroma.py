@@ -664,7 +664,9 @@ class ChromaStore:
     @_fresh
     def iter_sentences(self) -> Iterator[SentenceRecord]:
         """Every stored sentence (for lexical indexing), page by page."""
-        for collection in self._sentences.existing().values():
+        with _answering(self._location):  # a generator: outside the _fresh guard
+            collections = list(self._sentences.existing().values())
+        for collection in collections:
             for page in self._pages(collection, ["documents", "metadatas"]):
                 docs, metas = page["documents"] or [], page["metadatas"] or []
                 for row in zip(page["ids"], docs, metas, strict=True):

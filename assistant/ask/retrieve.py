@@ -87,8 +87,10 @@ class HybridRetriever:
         """The filters of each dense search: `filters` alone, unless the store holds several
         languages (and the question is not limited to one); then one search limited to each
         language other than the question's `language`, beside the unlimited search (which
-        the question's own language fills: e5 rates it higher). A filtered search costs more
-        than an unfiltered one, so the question's own language is not searched on its own."""
+        the question's own language fills: e5 rates it higher), so the question's own language
+        is not searched on its own. Each language's parts have a collection of their own
+        (core/chroma_parts.py), so a search limited to one costs no more than the unlimited
+        one."""
         if filters.language or not self.settings.per_language:
             return [filters]
         languages = self.store.languages()
