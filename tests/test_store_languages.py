@@ -196,3 +196,22 @@ def test_copies_left_in_both_are_dropped_from_the_base(
     assert older.count_sentences() == 16 + 7
     assert older.remove_orphans() == 7
     assert names(older, "sentences") == {"-sentences-ar": 7, "-sentences": 9}
+
+
+def test_a_search_limited_to_a_language_needs_no_filter_in_its_collection(
+    bound: ChromaStore,
+) -> None:
+    """What makes it fast: Chroma filters by metadata before its vector index, at a cost
+    growing with the collection; the language's own collection is searched unfiltered."""
+    for built in mixed():
+        write(bound, built)
+    parts = bound._sentences
+
+    searched = bound._searched(parts, Filters(language="ar"))
+    assert [(c.name.removeprefix(bound.name), where) for c, where in searched] == [
+        ("-sentences", {"language": "ar"}),  # articles of no plain language code, or older
+        ("-sentences-ar", None),
+    ]
+    limited = bound._searched(parts, Filters(language="ar", source="wire"))
+    assert limited[1][1] == {"source": {"$in": ["wire"]}}
+    assert all(where is None for _, where in bound._searched(parts, Filters()))
