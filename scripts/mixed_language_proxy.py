@@ -34,6 +34,7 @@ from core.types import SentenceRecord
 from training.abstention import build_store
 from training.reader_data import Paragraph, load_corpus
 
+DENSE_K = Settings().retrieval.dense_k
 Variant = Callable[[list[SentenceRecord], str], list[SentenceRecord]]
 
 
@@ -103,7 +104,7 @@ def variants(unrelated: dict[str, float]) -> dict[str, Variant | None]:
         "bg": lambda rs, own: [r.scored(baseline=unrelated[r.language]) for r in rs],
         "pool10": lambda rs, own: [r.scored(baseline=levels_of(rs, 10)[r.language]) for r in rs],
         "cap10": lambda rs, own: [
-            r.scored(baseline=language_levels(rs, unrelated, own)[r.language]) for r in rs
+            r.scored(baseline=language_levels(rs, unrelated, own, DENSE_K)[r.language]) for r in rs
         ],
     }
 

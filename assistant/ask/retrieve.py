@@ -155,26 +155,37 @@ class HybridRetriever:
         background = self.background
         languages = {r.language for r in records}
         unrelated = {lang: background.similarity(vector, lang) for lang in languages}
-        levels = language_levels(records, unrelated, question.language)
+        levels = language_levels(records, unrelated, question.language, self.settings.dense_k)
         return [r.scored(baseline=levels[r.language]) for r in records]
 
 
 def language_levels(
-    records: Sequence[SentenceRecord], unrelated: Mapping[str, float], own: str
+    records: Sequence[SentenceRecord], unrelated: Mapping[str, float], own: str, searched: int
 ) -> dict[str, float]:
     """The similarity each language's candidates reach for the question: the mean of its
     `LEVEL_TOP` most similar. Candidates are compared across languages by how far they stand
     above their language's level: the one that answers stands out of its language's
     candidates, while the best of many unrelated sentences of the question's language is
-    only as similar as its neighbours. Another language's level is never taken as lower,
-    against the question's own, than the question's similarity to unrelated sentences of
-    each (`unrelated`, the background) says: a language with few candidates (one stray
-    article) has a low level, and its sentences would otherwise be lifted over the answer."""
-    levels = {}
+    only as similar as its neighbours. A language with fewer candidates than one dense search
+    takes (`searched`: the store holds no more of it, e.g. one stray article) has a low level,
+    and its sentences would otherwise be lifted over the answer: its level is never taken as
+    lower, against the question's own, than the question's similarity to unrelated sentences
+    of each (`unrelated`, the background) says. A language the search had to cut short is not
+    floored: the background sentences are unrelated to the question, so they do not show how
+    much lower e5 rates the related sentences of another language (an English question's
+    background is about as similar in Arabic as in English, while its Arabic candidates' level
+    runs about 0.035 below its English one; the floor lifted the Arabic level over the answer
+    on 99.6% of XQuAD-R's English questions beside English news, issue 17)."""
+    levels, counts = {}, {}
     for lang in {r.language for r in records}:
-        top = sorted((r.dense for r in records if r.language == lang), reverse=True)[:LEVEL_TOP]
-        levels[lang] = float(np.mean(top))
+        similarities = sorted((r.dense for r in records if r.language == lang), reverse=True)
+        levels[lang] = float(np.mean(similarities[:LEVEL_TOP]))
+        counts[lang] = len(similarities)
     if own not in levels:
         return levels
-    gap = {lang: unrelated[lang] - unrelated[own] for lang in levels}
-    return {lang: max(level, levels[own] + gap[lang]) for lang, level in levels.items()}
+    return {
+        lang: max(level, levels[own] + unrelated[lang] - unrelated[own])
+        if counts[lang] < searched
+        else level
+        for lang, level in levels.items()
+    }
