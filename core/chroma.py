@@ -237,6 +237,7 @@ class ChromaStore:
         self._watch = FolderWatch(folder) if folder is not None else None
         self._dim: int | None = None
         self._labels: dict[str, tuple[int, list[str]]] = {}  # field -> (articles, values)
+        self._sizes: tuple[int, dict[str, int]] = (-1, {})  # (articles, sentences by language)
         with _answering(self._location):  # a server may go away between connect and here
             self._batch = max(1, min(client.get_max_batch_size(), _WRITE_BATCH))
             self._open_collections()
@@ -643,6 +644,19 @@ class ChromaStore:
     def languages(self) -> list[str]:
         """Every language of a stored article ("ar", "en"), sorted."""
         return self._distinct("language")
+
+    @_fresh
+    def language_sizes(self) -> dict[str, int]:
+        """The sentences stored for each article language, as the records claim them (read
+        again when the number of articles changes)."""
+        count = self._articles.count()
+        if self._sizes[0] != count:
+            sizes: Counter[str] = Counter()
+            for page in self._pages(self._articles, ["metadatas"]):
+                for meta in page["metadatas"] or []:
+                    sizes[_str(meta, "language")] += _int(meta, "n_sentences")
+            self._sizes = (count, dict(sizes))
+        return dict(self._sizes[1])
 
     def _distinct(self, field: str) -> list[str]:
         """The distinct non-empty values of an article field (read again when the number of

@@ -121,6 +121,12 @@ class RetrievalSettings(BaseModel):
         "Arabic sentence that answers it beside English news). A store of one language is "
         "searched once either way (README, Evaluation).",
     )  # fmt: skip
+    few_sentences: int = Field(
+        200, ge=0, description="With `per_language`, a language with fewer sentences in the store "
+        "(a few stray articles) is not compared by its own level, which its few sentences, "
+        "unrelated to the question, set low, but by the question's own language's level less "
+        "the gap the background sentences show (retrieve.language_levels).",
+    )  # fmt: skip
     lexical_across: bool = Field(
         True, description="With `per_language`, let BM25 count when sentences of different "
         "languages are compared (true), or only among the sentences of each language (false: "

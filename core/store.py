@@ -182,6 +182,10 @@ class ArticleStore(Protocol):
         """The languages of the stored articles, sorted."""
         ...
 
+    def language_sizes(self) -> dict[str, int]:
+        """The number of sentences stored for each article language."""
+        ...
+
     def query_chunks(self, vector: np.ndarray, k: int, filters: Filters) -> list[ChunkHit]:
         """The `k` chunks nearest `vector` that `filters` allow, best first."""
         ...

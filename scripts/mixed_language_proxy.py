@@ -34,7 +34,6 @@ from core.types import SentenceRecord
 from training.abstention import build_store
 from training.reader_data import Paragraph, load_corpus
 
-DENSE_K = Settings().retrieval.dense_k
 Variant = Callable[[list[SentenceRecord], str], list[SentenceRecord]]
 
 
@@ -57,7 +56,7 @@ def pools(assistant: Assistant, paragraphs: Sequence[Paragraph], offset: int) ->
         article = f"{p.dataset}-{offset + i}"
         out.append(
             {"q": q.text, "aid": article, "span": q.span, "on": found[True], "off": found[False],
-             "unrelated": unrelated}
+             "unrelated": unrelated, "stray": retriever.stray_languages()}
         )  # fmt: skip
     return out
 
@@ -96,15 +95,16 @@ def levels_of(records: list[SentenceRecord], top: int) -> dict[str, float]:
     }
 
 
-def variants(unrelated: dict[str, float]) -> dict[str, Variant | None]:
-    """The ways of comparing languages, given the question's background similarities."""
+def variants(unrelated: dict[str, float], stray: set[str]) -> dict[str, Variant | None]:
+    """The ways of comparing languages, given the question's background similarities and the
+    store's stray languages."""
     return {
         "off": None,
         "none": lambda rs, own: [r.scored(baseline=0.0) for r in rs],
         "bg": lambda rs, own: [r.scored(baseline=unrelated[r.language]) for r in rs],
         "pool10": lambda rs, own: [r.scored(baseline=levels_of(rs, 10)[r.language]) for r in rs],
         "cap10": lambda rs, own: [
-            r.scored(baseline=language_levels(rs, unrelated, own, DENSE_K)[r.language]) for r in rs
+            r.scored(baseline=language_levels(rs, unrelated, own, stray)[r.language]) for r in rs
         ],
     }
 
@@ -129,7 +129,7 @@ def table(found: dict[str, list[Any]]) -> None:
         hits: dict[str, list[bool]] = {}
         for item in items:
             question = read_question(item["q"])
-            for name, variant in variants(item["unrelated"]).items():
+            for name, variant in variants(item["unrelated"], item["stray"]).items():
                 if variant is None:
                     ranked = off.rerank(question, item["off"])
                 else:

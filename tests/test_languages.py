@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -159,9 +160,15 @@ def test_fusion_compares_margins_and_keeps_bm25_within_a_language() -> None:
     ]  # one baseline for all: the order is that of the raw similarities
 
 
-def leveled(records: list[SentenceRecord], unrelated: dict[str, float], own: str) -> list[str]:
-    """The ids of `records` best first, each compared with its language's level."""
-    levels = language_levels(records, unrelated, own, 40)
+def leveled(
+    records: list[SentenceRecord],
+    unrelated: dict[str, float],
+    own: str,
+    stray: Collection[str] = (),
+) -> list[str]:
+    """The ids of `records` best first, each compared with its language's level (`stray`: the
+    languages of only a few stored sentences)."""
+    levels = language_levels(records, unrelated, own, stray)
     with_levels = [dataclasses.replace(r, baseline=levels[r.language]) for r in records]
     fusion = FusionReranker(RetrievalSettings(per_language=True))
     return [r.id for r in fusion.rerank(read_question("Who won the match?"), with_levels)]
@@ -176,7 +183,7 @@ def test_many_unrelated_sentences_of_another_language_are_not_lifted_over_the_an
     ]
     english = [record("en", 0.80 - i / 1000, 0.0, 0.0) for i in range(40)]
     unrelated = {"ar": 0.77, "en": 0.70}
-    levels = language_levels([*arabic, *english], unrelated, "ar", 40)
+    levels = language_levels([*arabic, *english], unrelated, "ar", set())
     assert levels["en"] == pytest.approx(np.mean([0.80 - i / 1000 for i in range(10)]))
     assert leveled([*arabic, *english], unrelated, "ar")[0] == "ar0.84"
     by_background = [
@@ -200,9 +207,10 @@ def test_a_stray_article_of_another_language_is_not_lifted_over_the_answer() -> 
         record("en", 0.60, 0.0, 0.0),
     ]
     unrelated = {"ar": 0.77, "en": 0.70}
-    levels = language_levels([*arabic, *english], unrelated, "ar", 40)
+    levels = language_levels([*arabic, *english], unrelated, "ar", {"en"})
     assert levels["en"] == pytest.approx(levels["ar"] - 0.07)  # not the mean of its 3 (0.67)
-    assert leveled([*arabic, *english], unrelated, "ar")[0] == "ar0.88"
+    assert leveled([*arabic, *english], unrelated, "ar", {"en"})[0] == "ar0.88"
+    assert leveled([*arabic, *english], unrelated, "ar", set())[0] != "ar0.88"
 
 
 def test_the_background_does_not_lift_a_searched_language_over_the_answer() -> None:
@@ -215,7 +223,7 @@ def test_the_background_does_not_lift_a_searched_language_over_the_answer() -> N
         record("ar", 0.77 - i / 1000, 0.0, 0.0) for i in range(39)
     ]
     unrelated = {"ar": 0.709, "en": 0.705}
-    levels = language_levels([*arabic, *english], unrelated, "en", 40)
+    levels = language_levels([*arabic, *english], unrelated, "en", set())
     assert levels["ar"] == pytest.approx(np.mean([0.79] + [0.77 - i / 1000 for i in range(9)]))
     assert leveled([*arabic, *english], unrelated, "en")[0] == "ar0.79"
 

@@ -215,3 +215,11 @@ def test_a_search_limited_to_a_language_needs_no_filter_in_its_collection(
     limited = bound._searched(parts, Filters(language="ar", source="wire"))
     assert limited[1][1] == {"source": {"$in": ["wire"]}}
     assert all(where is None for _, where in bound._searched(parts, Filters()))
+
+
+def test_the_sentences_of_each_language_are_counted_from_the_records(bound: ChromaStore) -> None:
+    for built in mixed():
+        write(bound, built)
+    assert bound.language_sizes() == {"ar": 7, "en": 7, "": 2}
+    bound.delete_article("en1")
+    assert bound.language_sizes() == {"ar": 7, "en": 2, "": 2}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -155,37 +155,42 @@ class HybridRetriever:
         background = self.background
         languages = {r.language for r in records}
         unrelated = {lang: background.similarity(vector, lang) for lang in languages}
-        levels = language_levels(records, unrelated, question.language, self.settings.dense_k)
+        levels = language_levels(records, unrelated, question.language, self.stray_languages())
         return [r.scored(baseline=levels[r.language]) for r in records]
+
+    def stray_languages(self) -> set[str]:
+        """The stored languages with fewer sentences than `few_sentences`."""
+        sizes = self.store.language_sizes()
+        return {lang for lang, n in sizes.items() if n < self.settings.few_sentences}
 
 
 def language_levels(
-    records: Sequence[SentenceRecord], unrelated: Mapping[str, float], own: str, searched: int
+    records: Sequence[SentenceRecord],
+    unrelated: Mapping[str, float],
+    own: str,
+    stray: Collection[str],
 ) -> dict[str, float]:
     """The similarity each language's candidates reach for the question: the mean of its
     `LEVEL_TOP` most similar. Candidates are compared across languages by how far they stand
     above their language's level: the one that answers stands out of its language's
     candidates, while the best of many unrelated sentences of the question's language is
-    only as similar as its neighbours. A language with fewer candidates than one dense search
-    takes (`searched`: the store holds no more of it, e.g. one stray article) has a low level,
-    and its sentences would otherwise be lifted over the answer: its level is never taken as
+    only as similar as its neighbours. A `stray` language (a few articles in the store: see
+    `few_sentences`) has a low level, its best sentences being unrelated to the question, and
+    its sentences would otherwise be lifted over the answer: its level is never taken as
     lower, against the question's own, than the question's similarity to unrelated sentences
-    of each (`unrelated`, the background) says. A language the search had to cut short is not
-    floored: the background sentences are unrelated to the question, so they do not show how
-    much lower e5 rates the related sentences of another language (an English question's
-    background is about as similar in Arabic as in English, while its Arabic candidates' level
-    runs about 0.035 below its English one; the floor lifted the Arabic level over the answer
-    on 99.6% of XQuAD-R's English questions beside English news, issue 17)."""
-    levels, counts = {}, {}
+    of each (`unrelated`, the background) says. Any other language keeps its own level: the
+    background does not show how much lower e5 rates the related sentences of another
+    language (an English question's background is about as similar in Arabic as in English,
+    while its Arabic candidates' level runs about 0.035 below its English one; this floor
+    lifted the Arabic level over the answer on 99.6% of XQuAD-R's English questions beside
+    English news, issue 17)."""
+    levels = {}
     for lang in {r.language for r in records}:
-        similarities = sorted((r.dense for r in records if r.language == lang), reverse=True)
-        levels[lang] = float(np.mean(similarities[:LEVEL_TOP]))
-        counts[lang] = len(similarities)
+        top = sorted((r.dense for r in records if r.language == lang), reverse=True)[:LEVEL_TOP]
+        levels[lang] = float(np.mean(top))
     if own not in levels:
         return levels
     return {
-        lang: max(level, levels[own] + unrelated[lang] - unrelated[own])
-        if counts[lang] < searched
-        else level
+        lang: max(level, levels[own] + unrelated[lang] - unrelated[own]) if lang in stray else level
         for lang, level in levels.items()
     }
