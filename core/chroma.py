@@ -643,7 +643,7 @@ class ChromaStore:
     @_fresh
     def languages(self) -> list[str]:
         """Every language of a stored article ("ar", "en"), sorted."""
-        return self._distinct("language")
+        return sorted(lang for lang in self.language_sizes() if lang)
 
     @_fresh
     def language_sizes(self) -> dict[str, int]:
