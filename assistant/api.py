@@ -292,17 +292,20 @@ class Assistant:
             return
         pipeline.rank(read_question("warm up"))
 
-    def reindex(self) -> int:
+    def reindex(self, progress: Callable[[str, int, int], None] | None = None) -> int:
         """Bring a store written by an older version up to date in place: its parts moved to
         their language's collections, and the speaker of every sentence read again; nothing is
-        re-embedded. Returns the articles updated."""
+        re-embedded. `progress(step, done, total)` is told as each step goes ("parts", then
+        "articles"). Returns the articles updated."""
+        tell = progress or (lambda step, done, total: None)
         self._check_readable()
-        self.store.spread_languages()
+        self.store.spread_languages(lambda done, total: tell("parts", done, total))
         articles = self.store.list_articles()
-        for stored in articles:
+        for n, stored in enumerate(articles, 1):
             detail = self.store.get_article(stored.id)
             if detail is not None:
                 self.store.set_speakers(stored.id, speakers(detail.sentence_texts()))
+            tell("articles", n, len(articles))
         self.store.mark_schema()
         return len(articles)
 

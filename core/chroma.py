@@ -738,16 +738,26 @@ class ChromaStore:
             return removed + len(incomplete)
 
     @_fresh
-    def spread_languages(self) -> int:
+    def spread_languages(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Move the parts that the base collections hold (every part, in a store written
         before the per-language layout) into their language's collections; nothing is
         re-embedded. Each page is written to its language's collection before it leaves the
         base one, so a run stopped anywhere loses nothing and can be run again
-        (`remove_orphans` drops a copy left in both). Returns the parts moved."""
+        (`remove_orphans` drops a copy left in both). `progress(done, total)` is told after
+        each page (the parts looked at, of those the base collections held). Returns the parts
+        moved."""
         with self.writing():
-            return sum(self._spread(parts) for parts in (self._chunks, self._sentences))
+            kinds = (self._chunks, self._sentences)
+            total, done = sum(parts.base.count() for parts in kinds), [0]
 
-    def _spread(self, parts: LanguageParts) -> int:
+            def step(n: int) -> None:
+                done[0] += n
+                if progress is not None:
+                    progress(done[0], total)
+
+            return sum(self._spread(parts, step) for parts in kinds)
+
+    def _spread(self, parts: LanguageParts, step: Callable[[int], None]) -> int:
         base, kept, moved = parts.base, 0, 0
         while True:
             with _answering(self._location):
@@ -770,6 +780,7 @@ class ChromaStore:
                 for lo in range(0, len(group.ids), self._batch):
                     base.delete(ids=group.ids[lo : lo + self._batch])
                 moved += len(group.ids)
+            step(len(rows.ids))
 
     def _remove_stale(
         self,

@@ -7,7 +7,7 @@ article record written last (the commit marker: a record means the article is co
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,9 +214,9 @@ class ArticleStore(Protocol):
         """Store the speaker of each sentence of a stored article (in sentence order)."""
         ...
 
-    def spread_languages(self) -> int:
+    def spread_languages(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Move parts an older layout kept together into their language's place (nothing is
-        re-embedded); returns how many were moved."""
+        re-embedded), telling `progress(done, total)` as it goes; returns how many were moved."""
         ...
 
     def mark_schema(self) -> None:

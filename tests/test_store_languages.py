@@ -133,7 +133,9 @@ def test_an_older_store_is_read_the_same_and_moved_over(older: ChromaStore) -> N
     vector = np.ones(DIM, dtype=np.float32) / np.sqrt(DIM)
     before = everything(older, vector)
 
-    assert older.spread_languages() == (16 - 2) + (9 - 1)  # xx1 stays in the base
+    told: list[tuple[int, int]] = []
+    assert older.spread_languages(lambda done, total: told.append((done, total))) == 14 + 8
+    assert told[-1] == (16 + 9, 16 + 9)  # xx1's 2 sentences and chunk looked at, and kept
     assert names(older, "sentences") == {
         "-sentences-ar": 7,
         "-sentences-en": 7,

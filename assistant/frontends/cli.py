@@ -21,6 +21,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -183,12 +184,12 @@ def _run_ingest(
     )
 
 
-def _progress() -> Progress:
+def _progress(unit: str = "articles") -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("articles"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -407,7 +408,16 @@ def _delete(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def _reindex(assistant: Assistant, args: argparse.Namespace) -> int:
-    updated = assistant.reindex()
+    with _progress("") as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def show(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                what = {"parts": "moving parts to their language", "articles": "reading speakers"}
+                tasks[step] = bar.add_task(what.get(step, step), total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        updated = assistant.reindex(progress=show)
     where = quoted(assistant.location)
     out.print(f"updated {updated} article{'' if updated == 1 else 's'} in {where}")
     return 0
