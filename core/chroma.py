@@ -51,6 +51,14 @@ _ARTICLE_FIELDS = ("title", "source", "url", "date", "author", "language")
 LEXICAL_FOLDER = ".news-assistant-lexical"  # inside an embedded store: one subfolder per collection
 
 
+class _Summary(NamedTuple):
+    """What `ChromaStore` keeps of its records between changes of their number."""
+
+    articles: int
+    sources: list[str]
+    sizes: dict[str, int]  # sentences by article language
+
+
 class Rows(NamedTuple):
     """Records for one upsert: ids, vectors, documents, metadata, in the same order."""
 
@@ -236,8 +244,7 @@ class ChromaStore:
         self._lexical = lexical
         self._watch = FolderWatch(folder) if folder is not None else None
         self._dim: int | None = None
-        self._labels: dict[str, tuple[int, list[str]]] = {}  # field -> (articles, values)
-        self._sizes: tuple[int, dict[str, int]] = (-1, {})  # (articles, sentences by language)
+        self._summary = _Summary(-1, [], {})
         with _answering(self._location):  # a server may go away between connect and here
             self._batch = max(1, min(client.get_max_batch_size(), _WRITE_BATCH))
             self._open_collections()
@@ -247,7 +254,7 @@ class ChromaStore:
     def _open_collections(self) -> None:
         self._chunks = LanguageParts(self._client, f"{self._name}-chunks", self._named)
         self._sentences = LanguageParts(self._client, f"{self._name}-sentences", self._named)
-        self._articles = self._collection("articles")
+        self._articles = self._named(f"{self._name}-articles")
 
     def _live(self) -> None:
         """Reconnect when another process wrote to the folder since this store connected."""
@@ -283,9 +290,6 @@ class ChromaStore:
     def client(self) -> ClientAPI:
         """The chromadb client underneath (for tools that keep collections of their own)."""
         return self._client
-
-    def _collection(self, kind: str) -> Collection:
-        return self._named(f"{self._name}-{kind}")
 
     def _named(self, name: str) -> Collection:
         return self._client.get_or_create_collection(
@@ -638,7 +642,7 @@ class ChromaStore:
     @_fresh
     def sources(self) -> list[str]:
         """Every source named by a stored article, sorted."""
-        return self._distinct("source")
+        return list(self._records_summary().sources)
 
     @_fresh
     def languages(self) -> list[str]:
@@ -647,30 +651,22 @@ class ChromaStore:
 
     @_fresh
     def language_sizes(self) -> dict[str, int]:
-        """The sentences stored for each article language, as the records claim them (read
-        again when the number of articles changes)."""
+        """The sentences stored for each article language, as the records claim them."""
+        return dict(self._records_summary().sizes)
+
+    def _records_summary(self) -> _Summary:
+        """The sources and each language's sentences of the stored records, read in one pass
+        over them again when their number changes."""
         count = self._articles.count()
-        if self._sizes[0] != count:
+        if self._summary.articles != count:
+            sources: set[str] = set()
             sizes: Counter[str] = Counter()
             for page in self._pages(self._articles, ["metadatas"]):
                 for meta in page["metadatas"] or []:
+                    sources.add(_str(meta, "source"))
                     sizes[_str(meta, "language")] += _int(meta, "n_sentences")
-            self._sizes = (count, dict(sizes))
-        return dict(self._sizes[1])
-
-    def _distinct(self, field: str) -> list[str]:
-        """The distinct non-empty values of an article field (read again when the number of
-        articles changes)."""
-        count = self._articles.count()
-        known = self._labels.get(field)
-        if known is None or known[0] != count:
-            values = {
-                _str(meta, field)
-                for page in self._pages(self._articles, ["metadatas"])
-                for meta in page["metadatas"] or []
-            }
-            known = self._labels[field] = (count, sorted(values - {""}))
-        return list(known[1])
+            self._summary = _Summary(count, sorted(sources - {""}), dict(sizes))
+        return self._summary
 
     @_fresh
     def has_articles(self, filters: Filters) -> bool:
