@@ -52,14 +52,13 @@ _CHECK_TEXTS = (
 )
 
 
-def require_onnx() -> None:
+def require_onnx(
+    user: str = "the onnx embedder backends", fix: str = "NEWS_ASSISTANT_EMBEDDER__BACKEND=torch"
+) -> None:
     """ModelError naming the extra to install when ONNX Runtime or onnx is missing."""
     missing = [name for name in ("onnxruntime", "onnx") if importlib.util.find_spec(name) is None]
     if missing:
-        raise ModelError(
-            f"the onnx embedder backends need {' and '.join(missing)}: {INSTALL_HINT} "
-            "(or NEWS_ASSISTANT_EMBEDDER__BACKEND=torch)"
-        )
+        raise ModelError(f"{user} need {' and '.join(missing)}: {INSTALL_HINT} (or {fix})")
 
 
 def onnx_model_dir(source: Path, cache_dir: Path, variant: Variant) -> Path:
@@ -145,11 +144,11 @@ def _export(source: Path, work: Path, variant: Variant, fp32: Path) -> dict[str,
         _trace(model, inputs, work / MODEL_FILE)
         _check(model, work, list(inputs))
     elif is_current(fp32, source_manifest(source, "onnx")):
-        _quantize(fp32 / MODEL_FILE, work / MODEL_FILE)
+        quantize(fp32 / MODEL_FILE, work / MODEL_FILE)
     else:
         traced = work / "fp32.onnx"
         _trace(model, inputs, traced)
-        _quantize(traced, work / MODEL_FILE)
+        quantize(traced, work / MODEL_FILE)
         traced.unlink()
     model.tokenizer.save_pretrained(str(work))
     return {
@@ -231,7 +230,7 @@ def _check(model: SentenceTransformer, work: Path, names: list[str]) -> None:
         )
 
 
-def _quantize(fp32: Path, int8: Path) -> None:
+def quantize(fp32: Path, int8: Path) -> None:
     """Dynamic int8 quantisation of the weights, one scale per output channel (measured on
     e5: cosine to fp32 at least 0.994 where one scale per tensor gave 0.976)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -41,6 +41,7 @@ __all__ = [
     "load_reader",
     "read_metadata",
     "save_delta",
+    "sorted_batches",
     "text_length",
     "token_span",
 ]
@@ -102,16 +103,23 @@ class ReaderBatch:
 
 
 class ReaderModel(nn.Module):
-    """A BERT-style backbone with everything frozen but its top `tuned_layers` layers, plus a
-    start/end span head over every token and a has-answer head on the first token."""
+    """A BERT-style backbone, cut to its bottom `layers` encoder layers (None: all), with
+    everything frozen but its top `tuned_layers` layers, plus a start/end span head over every
+    token and a has-answer head on the first token."""
 
     def __init__(
-        self, backbone: Any, tuned_layers: int = DEFAULT_TUNED_LAYERS, *, backbone_name: str = ""
+        self,
+        backbone: Any,
+        tuned_layers: int = DEFAULT_TUNED_LAYERS,
+        *,
+        layers: int | None = None,
+        backbone_name: str = "",
     ) -> None:
         super().__init__()
         hidden = int(backbone.config.hidden_size)
         self.backbone = backbone
         self.backbone_name = backbone_name  # what `save_delta` records it was trained on
+        self.layers = _keep_bottom(backbone, layers)
         self.tuned_layers = tuned_layers
         self.span_head = nn.Linear(hidden, 2)
         self.answer_head = nn.Sequential(nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
@@ -135,6 +143,19 @@ class ReaderModel(nn.Module):
         return [name for name, param in self.named_parameters() if param.requires_grad]
 
 
+def _keep_bottom(backbone: Any, layers: int | None) -> int:
+    """Cut the backbone's encoder to its bottom `layers` layers (a reader half the depth reads
+    in half the time); returns how many it keeps."""
+    stack = backbone.encoder.layer
+    if layers is None or layers == len(stack):
+        return len(stack)
+    if not 1 <= layers <= len(stack):
+        raise ModelError(f"layers={layers}: the backbone has {len(stack)} layers")
+    backbone.encoder.layer = stack[:layers]
+    backbone.config.num_hidden_layers = layers
+    return layers
+
+
 def _freeze_below(backbone: Any, tuned_layers: int) -> None:
     layers = backbone.encoder.layer
     if not 0 <= tuned_layers <= len(layers):
@@ -148,15 +169,16 @@ def _freeze_below(backbone: Any, tuned_layers: int) -> None:
 
 
 def build_reader_model(
-    backbone_folder: Path, tuned_layers: int = DEFAULT_TUNED_LAYERS
+    backbone_folder: Path, tuned_layers: int = DEFAULT_TUNED_LAYERS, layers: int | None = None
 ) -> tuple[ReaderModel, Any]:
-    """A fresh reader (random heads) on the backbone in `backbone_folder`, and its tokenizer."""
+    """A fresh reader (random heads) on the backbone in `backbone_folder` (cut to its bottom
+    `layers` layers; None: all), and its tokenizer."""
     from transformers import AutoModel, AutoTokenizer
 
     backbone = AutoModel.from_pretrained(str(backbone_folder))
     tokenizer = AutoTokenizer.from_pretrained(str(backbone_folder))
     name = describe_backbone(backbone_folder)
-    return ReaderModel(backbone, tuned_layers, backbone_name=name), tokenizer
+    return ReaderModel(backbone, tuned_layers, layers=layers, backbone_name=name), tokenizer
 
 
 def encode(
@@ -264,15 +286,19 @@ class Reader:
 
     def read(self, pairs: Sequence[ReaderPair]) -> list[Reading]:
         """Read `pairs` in batches of similar length (less padding), answering in input order."""
-        order = sorted(range(len(pairs)), key=lambda i: text_length(pairs[i]))
         readings: dict[int, Reading] = {}
-        for at in range(0, len(order), self.batch_size):
-            rows = order[at : at + self.batch_size]
+        for rows in sorted_batches(pairs, self.batch_size):
             batch = encode(self.tokenizer, [pairs[i] for i in rows], self.max_len)
             with torch.inference_mode():
                 logits = self.model(batch.to(self.device))
             readings.update(zip(rows, readings_of(batch, logits), strict=True))
         return [readings[i] for i in range(len(pairs))]
+
+
+def sorted_batches(pairs: Sequence[ReaderPair], batch_size: int) -> list[list[int]]:
+    """The indices of `pairs` shortest first, cut into batches of `batch_size`."""
+    order = sorted(range(len(pairs)), key=lambda i: text_length(pairs[i]))
+    return [order[at : at + batch_size] for at in range(0, len(order), batch_size)]
 
 
 def text_length(pair: ReaderPair) -> int:
@@ -325,6 +351,7 @@ def save_delta(
     info = {
         "format": READER_FORMAT,
         "tuned_layers": model.tuned_layers,
+        "layers": model.layers,
         "max_len": max_len,
         "backbone": model.backbone_name,
     }
@@ -335,7 +362,8 @@ def save_delta(
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
-    """What `save_delta` recorded: format, tuned_layers, max_len, backbone."""
+    """What `save_delta` recorded: format, tuned_layers, layers (absent in files written before
+    readers could be cut: all of them), max_len, backbone."""
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -377,7 +405,10 @@ def load_reader(
         raise ModelError(f"no reader weights at {path}: train them with `make train-reader`")
     info = read_metadata(path)
     _check_backbone(info, backbone_folder)
-    model, tokenizer = build_reader_model(backbone_folder, int(info["tuned_layers"]))
+    layers = info.get("layers")
+    model, tokenizer = build_reader_model(
+        backbone_folder, int(info["tuned_layers"]), None if layers is None else int(layers)
+    )
     load_delta(model, path)
     return Reader(model, tokenizer, max_len=int(info["max_len"]), device=device)
 

@@ -159,12 +159,22 @@ class AbstentionSettings(BaseModel):
     pool: int = Field(40, ge=1, description="Top candidates searched for the best similarity.")
 
 
+ReaderBackend = Literal["torch", "onnx", "onnx-int8"]
+
+
 class ReaderSettings(BaseModel):
     """The trained reader (assistant/ask/read.py): reads the best sentences, reranks them and
     points out the answer span. Without weights the answers use the rules."""
 
     enabled: bool = Field(False, description="Run the reader when its weights are there.")
     weights: Path | None = Field(None, description="reader.safetensors (default: bundled).")
+    backend: ReaderBackend = Field(
+        "onnx", description="torch, or ONNX Runtime over an export made once into the "
+        "embedder's cache_dir: onnx (the same readings) or onnx-int8 (faster, close).",
+    )  # fmt: skip
+    threads: int = Field(
+        0, ge=0, description="Threads of the onnx reader backends (0 = one per core)."
+    )
     depth: int = Field(8, ge=1, le=50, description="Best sentences read per question.")
     weight: float = Field(2.0, description="Weight of the has-answer probability in the rank.")
     min_has_answer: float = Field(

@@ -131,9 +131,13 @@ class SentenceRecord:
 @dataclass(frozen=True)
 class Citation(SentenceRecord):
     """One cited source sentence; `number` is the [n] marker used in the answer, `speaker`
-    who the answer says said it ("" when the answer does not attribute it)."""
+    who the answer says said it ("" when the answer does not attribute it), and
+    `sentence[part_start:part_end]` the part of it the answer quotes when that is one piece
+    shorter than the sentence (-1, -1 otherwise), for front ends to point it out."""
 
     number: int = field(default=0, kw_only=True)
+    part_start: int = field(default=-1, kw_only=True)
+    part_end: int = field(default=-1, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,15 @@
-"""Reader cost and agreement (not a test; needs ../shared/data/xquad-r for its questions).
+"""Reader backends: cost, agreement and quality (not a test; needs ../shared/data).
 
-Reads each question against up to DEPTH sentences of its gold paragraph (the shape of an ask:
-one question, its best sentences with their neighbours), with the bundled reader in several
-variants (depth, input length), in one process and in turns, so the ratios to the baseline
-(depth 8, the saved max_len) are robust to a busy machine. (int8 dynamic quantisation of the
-linear layers was tried and dropped: the best sentence agreed with fp32 for 58-69% of
-questions.) Agreement with the baseline: the same best sentence by
-has-answer probability, the same span in it, and the mean absolute difference of probabilities.
+Cost and agreement: each question of an XQuAD-R sample is read against up to 8 sentences of its
+gold paragraph (the shape of an ask: one question, its best sentences with their neighbours) by
+each backend in turn (so a busy moment of the machine falls on all), p50 per question and its
+ratio to the baseline (torch, one thread: the pipeline's ask threads); agreement with the
+baseline: the same best sentence by has-answer probability, the same span in it, and the mean
+absolute difference of probabilities. XQuAD-R only measures here: nothing is chosen on it.
+
+Quality: the reader's held-out training slice (the 5% of qa-train paragraphs `make
+train-reader` keeps out, rebuilt with its seed), span EM/F1 and has-answer AUC per backend:
+what a backend loses, measured on training data.
 """
 
 from __future__ import annotations
@@ -15,22 +18,37 @@ import argparse
 import json
 import statistics
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from assistant.ask.read import bundled_weights
+from assistant.ask.read import SentenceReader, bundled_weights
 from core.e5_model import ensure_e5_model
-from core.reader_model import Reader, ReaderPair, Reading, load_reader
+from core.reader_model import ReaderPair, Reading, load_reader
+from core.reader_onnx import load_onnx_reader
 from core.settings import EmbedderSettings
+from training.abstention import reader_dev_percent
+from training.reader_data import Sampling, epoch_examples, load_corpus, split_dev
+from training.reader_loop import score_reader
+from training.reader_metrics import dev_scores, scores_by_language
+
+DEPTH = 8
 
 
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    depth: int
-    max_len: int | None  # None: the length the weights were trained with
+def backends(threads: int) -> dict[str, SentenceReader]:
+    cache = EmbedderSettings().cache_dir
+    backbone = ensure_e5_model(cache)
+    weights = bundled_weights()
+    return {
+        "torch, 1 thread": load_reader(weights, backbone),
+        "onnx, 1 thread": load_onnx_reader(weights, backbone, cache, "onnx", threads=1),
+        f"onnx, {threads or 'all'} threads": load_onnx_reader(
+            weights, backbone, cache, "onnx", threads=threads
+        ),
+        f"onnx-int8, {threads or 'all'} threads": load_onnx_reader(
+            weights, backbone, cache, "onnx-int8", threads=threads
+        ),
+    }
 
 
 def questions(folder: Path, lang: str, n: int) -> list[list[ReaderPair]]:
@@ -55,7 +73,7 @@ def questions(folder: Path, lang: str, n: int) -> list[list[ReaderPair]]:
     return found[:: max(1, len(found) // n)][:n]
 
 
-def timed(reader: Reader, pairs: list[ReaderPair]) -> tuple[float, list[Reading]]:
+def timed(reader: SentenceReader, pairs: list[ReaderPair]) -> tuple[float, list[Reading]]:
     started = time.perf_counter()
     readings = reader.read(pairs)
     return (time.perf_counter() - started) * 1000, readings
@@ -65,54 +83,64 @@ def best(readings: list[Reading]) -> int:
     return max(range(len(readings)), key=lambda i: readings[i].has_answer)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/xquad-r"))
-    parser.add_argument("--questions", type=int, default=60, help="per language")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    backbone = ensure_e5_model(EmbedderSettings().cache_dir)
-    reader = load_reader(bundled_weights(), backbone)
-    saved = reader.max_len
-    variants = [
-        Variant("depth 8", 8, None),
-        Variant("depth 4", 4, None),
-        Variant("depth 8 len 128", 8, 128),
-        Variant("depth 4 len 128", 4, 128),
-        Variant("depth 2", 2, None),
-    ]
-    sets = [q for lang in ("ar", "en") for q in questions(args.data, lang, args.questions)]
-    times: dict[str, list[float]] = {v.name: [] for v in variants}
-    readings: dict[str, list[list[Reading]]] = {v.name: [] for v in variants}
-    timed(reader, sets[0][:8])  # warm up
+def cost(readers: dict[str, SentenceReader], sets: list[list[ReaderPair]]) -> None:
+    times: dict[str, list[float]] = {name: [] for name in readers}
+    readings: dict[str, list[list[Reading]]] = {name: [] for name in readers}
+    for reader in readers.values():
+        timed(reader, sets[0][:DEPTH])  # warm up
     for pairs in sets:
-        for v in variants:  # in turns: each variant sees the same load
-            reader.max_len = v.max_len or saved
-            ms, read = timed(reader, pairs[: v.depth])
-            times[v.name].append(ms)
-            readings[v.name].append(read)
-    base = variants[0].name
+        for name, reader in readers.items():
+            ms, read = timed(reader, pairs[:DEPTH])
+            times[name].append(ms)
+            readings[name].append(read)
+    base = next(iter(readers))
     base_p50 = statistics.median(times[base])
-    print(f"{len(sets)} questions (ar and en), {args.threads} thread(s); baseline {base}")
-    print("variant                 p50 ms  ratio  same best  same span  mean |dp| (first 4)")
-    for v in variants:
-        p50 = statistics.median(times[v.name])
+    pairs_read = statistics.mean(len(p[:DEPTH]) for p in sets)
+    print(f"{len(sets)} questions (ar and en), {pairs_read:.1f} sentences read a question")
+    print("backend                 p50 ms  ratio  same best  same span  mean |dp|")
+    for name in readers:
         same_best = same_span = 0
         diffs = []
-        for ref, got in zip(readings[base], readings[v.name], strict=True):
-            n = min(len(got), 4)
-            same_best += best(ref[:n]) == best(got[:n])
-            i = best(ref[:n])
+        for ref, got in zip(readings[base], readings[name], strict=True):
+            same_best += best(ref) == best(got)
+            i = best(ref)
             same_span += (ref[i].start, ref[i].end) == (got[i].start, got[i].end)
-            diffs += [
-                abs(a.has_answer - b.has_answer) for a, b in zip(ref[:n], got[:n], strict=True)
-            ]
-        total = len(sets)
+            diffs += [abs(a.has_answer - b.has_answer) for a, b in zip(ref, got, strict=True)]
+        p50 = statistics.median(times[name])
         print(
-            f"{v.name:22} {p50:7.1f} {p50 / base_p50:6.2f}  {same_best / total:8.1%}"
-            f"  {same_span / total:8.1%}  {statistics.mean(diffs):.4f}"
+            f"{name:22} {p50:7.1f} {p50 / base_p50:6.2f}  {same_best / len(sets):8.1%}"
+            f"  {same_span / len(sets):8.1%}  {statistics.mean(diffs):.4f}"
         )
+
+
+def quality(readers: dict[str, SentenceReader], qa_train: Path, seed: int) -> None:
+    corpus = load_corpus(qa_train)
+    _, held_out = split_dev(corpus.paragraphs, reader_dev_percent())
+    examples = epoch_examples(held_out, seed, 0, Sampling(arabic_copies=1))
+    print(f"held-out training slice: {len(examples)} examples")
+    for name, reader in readers.items():
+        if name.startswith("onnx, 1"):
+            continue  # the same model as the other onnx row
+        rows = score_reader(reader, examples)
+        print(f"{name:22} all: {dev_scores(rows).line()}")
+        for language, scores in scores_by_language(rows).items():
+            print(f"{'':22} {language}:  {scores.line()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--questions", type=int, default=60, help="per language")
+    parser.add_argument("--threads", type=int, default=0, help="onnx threads (0: all cores)")
+    parser.add_argument("--seed", type=int, default=13, help="the training run's seed")
+    parser.add_argument("--no-quality", action="store_true", help="skip the held-out slice")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    readers = backends(args.threads)
+    xquad = args.data / "xquad-r"
+    cost(readers, [q for lang in ("ar", "en") for q in questions(xquad, lang, args.questions)])
+    if not args.no_quality:
+        quality(readers, args.data / "qa-train", args.seed)
 
 
 if __name__ == "__main__":

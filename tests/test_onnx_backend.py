@@ -214,7 +214,7 @@ def test_a_failed_export_leaves_nothing_and_says_what_to_do(
     def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(onnx_model, "_quantize", full_disk)
+    monkeypatch.setattr(onnx_model, "quantize", full_disk)
     with pytest.raises(ModelError, match=r"No space left.*BACKEND=torch"):
         ensure_onnx_model(tiny, tmp_path, "onnx-int8")
     assert list(tmp_path.iterdir()) == []

@@ -66,6 +66,8 @@ def test_the_reader_reranks_and_its_span_is_stated_first(stored: ChromaStore) ->
     assert answer.evidence[0].has_answer == pytest.approx(0.97)
     assert answer.short_answer == "28 مدنياً"
     assert answer.text == "بحسب المرصد السوري لحقوق الإنسان: «28 مدنياً» [1]"
+    cited = answer.citations[0]
+    assert cited.sentence[cited.part_start : cited.part_end] == "28 مدنياً"  # to point it out
     assert len(reader.asked) == Settings().reader.depth
     first = next(p for p in reader.asked if p.sentence.startswith(OBSERVATORY))
     assert first.previous.startswith("وقالت مصادر محلية") and first.next.startswith("وأضاف")

@@ -335,6 +335,37 @@ def test_a_short_run_writes_the_delta_and_manifest(
     assert (out / "train.log").read_text().count("dev check at step") == 4
 
 
+def test_a_reader_cut_to_its_bottom_layers_trains_saves_and_loads_cut(
+    qa_data: Path, backbone: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    args = ("--max-steps", "2", "--layers", "1", "--tuned-layers", "1")
+    assert main(train_args(qa_data, backbone, out, *args)) == 0
+    assert json.loads((out / MANIFEST_NAME).read_text())["weights"]["layers"] == 1
+    reader = load_reader(out, backbone)
+    assert reader.model.layers == len(reader.model.backbone.encoder.layer) == 1
+    tuned = ("backbone.encoder.layer.0.", "span_head.", "answer_head.")
+    assert all(name.startswith(tuned) for name in reader.model.delta_names())
+    pair = ReaderPair("When was Lyon founded?", "It was founded by the Romans in 43 BC.")
+    (reading,) = reader.read([pair])
+    assert 0 <= reading.start < reading.end <= len(pair.sentence)
+
+
+def test_a_reader_saved_before_readers_could_be_cut_loads_whole(
+    backbone: Path, tmp_path: Path
+) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    model, _ = tiny_reader(backbone)
+    path = save_delta(model, tmp_path / WEIGHTS_NAME, max_len=48)
+    with safe_open(str(path), framework="pt") as stored:
+        info = json.loads(stored.metadata()["reader"])
+    del info["layers"]  # as written before the option existed
+    save_file(load_file(str(path)), str(path), metadata={"reader": json.dumps(info)})
+    assert load_reader(path, backbone).model.layers == 2
+
+
 def test_resume_continues_exactly_where_the_run_paused(
     qa_data: Path, backbone: Path, tmp_path: Path
 ) -> None:

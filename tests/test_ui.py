@@ -311,6 +311,17 @@ def test_a_long_paragraph_is_clipped_around_the_sentence() -> None:
     assert len(shown) <= len(sentence) + 2 * render.CONTEXT_CHARS + 2
 
 
+def test_the_quoted_part_is_pointed_out_inside_the_cited_sentence() -> None:
+    whole = _citation(1, AR, AR_2)
+    start = AR_2.index("28 مدنياً")
+    quoted = replace(whole, part_start=start, part_end=start + len("28 مدنياً"))
+    mark = tree(render.context_html(quoted, AR)).find(".//mark")
+    assert mark is not None and text_of(mark) == AR_2  # the sentence stays verbatim
+    part = mark.find("strong")
+    assert part is not None and part.get("class") == "na-part" and part.text == "28 مدنياً"
+    assert tree(render.context_html(whole, AR)).find(".//strong") is None
+
+
 def test_paragraph_bounds() -> None:
     text = "a.\nb. c.\nd."
     assert render.paragraph_bounds(text, 6, 8) == (3, 8)

@@ -48,6 +48,7 @@ from training.reader_data import (
 from training.reader_metrics import Scored, dev_scores, scores_by_language
 
 if TYPE_CHECKING:
+    from assistant.ask.read import SentenceReader
     from training.train_reader import TrainOptions
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -59,7 +60,7 @@ DEV_BATCH = 32
 CLIP_NORM = 1.0
 PAUSED = "paused by --stop-after"
 # Options a checkpoint must be resumed with: they change the data order or the model.
-_FIXED = ("seed", "batch", "max_len", "tuned_layers", "dev_percent")
+_FIXED = ("seed", "batch", "max_len", "tuned_layers", "layers", "dev_percent")
 
 
 class TrainingError(Exception):
@@ -216,8 +217,14 @@ def evaluate(
 ) -> list[Scored]:
     """Read every example with the model (in eval mode, then back to train mode)."""
     reader = Reader(model, tokenizer, max_len=max_len, batch_size=DEV_BATCH, device=device)
-    readings = reader.read([pair_of(e) for e in examples])
+    scored = score_reader(reader, examples)
     model.train()
+    return scored
+
+
+def score_reader(reader: SentenceReader, examples: list[ReaderExample]) -> list[Scored]:
+    """Read every example with `reader` (any backend) and pair each reading with its labels."""
+    readings = reader.read([pair_of(e) for e in examples])
     return [
         Scored(
             e.language, e.answer is not None, r.has_answer, e.sentence[r.start : r.end], e.answers
@@ -238,7 +245,7 @@ def train(options: TrainOptions) -> dict[str, Any] | None:
     data = prepare_data(options, log)
     torch.manual_seed(options.seed)
     folder = options.backbone or _default_backbone()
-    model, tokenizer = build_reader_model(folder, options.tuned_layers)
+    model, tokenizer = build_reader_model(folder, options.tuned_layers, options.layers)
     trainer = Trainer(options, model.to(device), tokenizer, data, log)
     trainer.start()
     return trainer.run()
@@ -490,6 +497,7 @@ class Trainer:
                 "sha256": _sha256(weights),
                 "dtype": "float16",
                 "tuned_layers": options.tuned_layers,
+                "layers": self.model.layers,
                 "max_len": options.max_len,
             },
             "data": {

@@ -41,6 +41,7 @@ class TrainOptions:
     seed: int = 13
     resume: bool = False
     tuned_layers: int = 8
+    layers: int | None = None  # None: every encoder layer of the backbone
     encoder_lr: float = 5e-5
     head_lr: float = 1e-3
     warmup_steps: int = 60
@@ -73,6 +74,11 @@ _NUMBERS = [
     ("max_len", int, "tokens per example (default 160)"),
     ("seed", int, "seed of data order, negatives and init (default 13)"),
     ("tuned_layers", int, "top encoder layers fine-tuned and saved (default 8 = ~29 MB)"),
+    (
+        "layers",
+        int,
+        "keep only the bottom N encoder layers (default: all; 6 reads in half the time)",
+    ),
     ("encoder_lr", float, "peak LR of the tuned layers (default 5e-5)"),
     ("head_lr", float, "peak LR of the heads (default 1e-3)"),
     ("warmup_steps", int, "linear warmup steps, then linear decay (default 60)"),

@@ -71,8 +71,19 @@ def _render(match: re.Match[str], numbers: dict[int, int]) -> str:
 
 
 def _citation(given: dict[str, SentenceRecord], claim: Claim, number: int) -> Citation:
-    fields = given[claim.sentence_id].record_fields()
-    return Citation(**{**fields, "speaker": claim.speaker}, number=number)
+    record = given[claim.sentence_id]
+    fields = record.record_fields()
+    start, end = _quoted(record.sentence, claim.part)
+    return Citation(
+        **{**fields, "speaker": claim.speaker}, number=number, part_start=start, part_end=end
+    )
+
+
+def _quoted(sentence: str, part: str) -> tuple[int, int]:
+    """Where a one-piece part shorter than the sentence lies in it; (-1, -1) otherwise."""
+    found = pieces(part)
+    at = sentence.find(part) if len(found) == 1 and part != sentence else -1
+    return (at, at + len(part)) if at >= 0 and part.strip() else (-1, -1)
 
 
 def _evidence(record: SentenceRecord, cited: bool) -> Evidence:

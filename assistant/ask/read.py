@@ -98,13 +98,25 @@ def build_reader(settings: ReaderSettings, embedder: EmbedderSettings) -> Senten
         log.warning("no reader weights at %s: answers use the rules (make train-reader)", weights)
         return None
     try:
-        from core.e5_model import ensure_e5_model
-        from core.reader_model import load_reader
-
-        return load_reader(weights, ensure_e5_model(embedder.cache_dir))
+        return _load(weights, settings, embedder.cache_dir)
     except (ModelError, ImportError, OSError) as exc:
         log.warning("the reader could not be loaded (%s): answers use the rules", exc)
         return None
+
+
+def _load(weights: Path, settings: ReaderSettings, cache_dir: Path) -> SentenceReader:
+    from core.e5_model import ensure_e5_model
+
+    backbone = ensure_e5_model(cache_dir)
+    if settings.backend == "torch":
+        from core.reader_model import load_reader
+
+        return load_reader(weights, backbone)
+    from core.reader_onnx import load_onnx_reader
+
+    return load_onnx_reader(
+        weights, backbone, cache_dir, settings.backend, threads=settings.threads
+    )
 
 
 def bundled_weights() -> Path:

@@ -199,13 +199,23 @@ def _clip(text: str, keep_end: bool) -> str:
 def context_html(source: Source, article: ArticleDetail | None) -> str:
     """The cited sentence, verbatim and highlighted, inside its paragraph when the stored
     article still holds it at the cited offsets (else the sentence alone)."""
-    mark = f'<mark class="na-sentence">{escape(source.sentence)}</mark>'
+    mark = f'<mark class="na-sentence">{_pointed_out(source)}</mark>'
     if article is None or article.text[source.start : source.end] != source.sentence:
         return mark
     p_start, p_end = paragraph_bounds(article.text, source.start, source.end)
     before = _clip(article.text[p_start : source.start], keep_end=True)
     after = _clip(article.text[source.end : p_end], keep_end=False)
     return f"{escape(before)}{mark}{escape(after)}"
+
+
+def _pointed_out(source: Source) -> str:
+    """The sentence, with the part a citation's answer quotes from it in bold."""
+    sentence = source.sentence
+    if not isinstance(source, Citation) or source.part_start < 0:
+        return escape(sentence)
+    start, end = source.part_start, source.part_end
+    part = f'<strong class="na-part">{escape(sentence[start:end])}</strong>'
+    return f"{escape(sentence[:start])}{part}{escape(sentence[end:])}"
 
 
 def _meta_html(source: Source) -> str:

@@ -52,6 +52,7 @@ CSS = """
 .na-meta { font-size: 0.85em; opacity: 0.8; text-align: start; }
 .na-context { margin: 0.3em 0 0; text-align: start; }
 mark.na-sentence { background: #fde68a; color: inherit; padding: 0 0.1em; }
+mark.na-sentence strong.na-part { text-decoration: underline 2px #b45309; }
 .na-failures { color: #b91c1c; }
 .na-streaming { opacity: 0.75; white-space: pre-wrap; text-align: start; }
 .na-note { font-size: 0.9em; color: #92400e; }
