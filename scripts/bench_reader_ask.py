@@ -27,9 +27,10 @@ VARIANTS = {  # name: reader settings (None: the reader off)
     "reader off": None,
     "torch depth 8, 1 thread": {"backend": "torch", "depth": 8},
     "onnx depth 8": {"backend": "onnx", "depth": 8},
+    "onnx depth 4": {"backend": "onnx", "depth": 4},
     "onnx depth 3": {"backend": "onnx", "depth": 3},
     "onnx depth 2": {"backend": "onnx", "depth": 2},
-    "onnx-int8 depth 3": {"backend": "onnx-int8", "depth": 3},
+    "onnx-int8 depth 4": {"backend": "onnx-int8", "depth": 4},
 }
 
 

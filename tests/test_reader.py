@@ -54,7 +54,8 @@ def reading_assistant(store: ChromaStore, reader: FakeReader) -> Assistant:
     fitted for: the selector always answers (what is said is the subject here)."""
     settings = Settings()
     embedder = HashingEmbedder()
-    reranker = ReadingReranker(FusionReranker(settings.retrieval), reader, store, settings.reader)
+    deep = settings.reader.model_copy(update={"depth": 8})  # the sample's sentences, all read
+    reranker = ReadingReranker(FusionReranker(settings.retrieval), reader, store, deep)
     selector = AlwaysAnswers(default_selector(settings, embedder))
     return Assistant(settings, store=store, embedder=embedder, reranker=reranker, selector=selector)
 
@@ -68,7 +69,7 @@ def test_the_reader_reranks_and_its_span_is_stated_first(stored: ChromaStore) ->
     assert answer.text == "بحسب المرصد السوري لحقوق الإنسان: «28 مدنياً» [1]"
     cited = answer.citations[0]
     assert cited.sentence[cited.part_start : cited.part_end] == "28 مدنياً"  # to point it out
-    assert len(reader.asked) == Settings().reader.depth
+    assert len(reader.asked) == 8
     first = next(p for p in reader.asked if p.sentence.startswith(OBSERVATORY))
     assert first.previous.startswith("وقالت مصادر محلية") and first.next.startswith("وأضاف")
 

@@ -117,3 +117,25 @@ def test_weights_that_are_not_a_reader_are_named(
         load_onnx_reader(bad, backbone, tmp_path / "cache")
     with pytest.raises(ModelError, match="make train-reader"):
         load_onnx_reader(tmp_path / "missing", backbone, tmp_path / "cache")
+
+
+def test_without_the_onnx_packages_the_reader_runs_on_torch_and_says_so(
+    weights: Path,
+    backbone: Path,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import importlib.util
+
+    import core.e5_model
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(core.e5_model, "ensure_e5_model", lambda cache_dir: backbone)
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a)
+    )
+    reader = _load(weights, ReaderSettings(backend="onnx"), tmp_path / "cache")
+    assert type(reader).__name__ == "Reader"
+    assert "pip install 'news-assistant[onnx]'" in caplog.text and "runs on torch" in caplog.text
+    assert not (tmp_path / "cache").exists()  # nothing exported

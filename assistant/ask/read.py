@@ -105,18 +105,26 @@ def build_reader(settings: ReaderSettings, embedder: EmbedderSettings) -> Senten
 
 
 def _load(weights: Path, settings: ReaderSettings, cache_dir: Path) -> SentenceReader:
+    """The reader on the backend the settings name; torch (with a warning naming the extra)
+    when an onnx backend's packages are missing."""
     from core.e5_model import ensure_e5_model
+    from core.onnx_model import require_onnx
 
     backbone = ensure_e5_model(cache_dir)
-    if settings.backend == "torch":
+    backend = settings.backend
+    if backend != "torch":
+        try:
+            require_onnx("the onnx reader backends", "NEWS_ASSISTANT_READER__BACKEND=torch")
+        except ModelError as exc:
+            log.warning("%s; the reader runs on torch meanwhile", exc)
+            backend = "torch"
+    if backend == "torch":
         from core.reader_model import load_reader
 
         return load_reader(weights, backbone)
     from core.reader_onnx import load_onnx_reader
 
-    return load_onnx_reader(
-        weights, backbone, cache_dir, settings.backend, threads=settings.threads
-    )
+    return load_onnx_reader(weights, backbone, cache_dir, backend, threads=settings.threads)
 
 
 def bundled_weights() -> Path:
