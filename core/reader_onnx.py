@@ -1,9 +1,8 @@
 """The reader run by ONNX Runtime: the torch reader (core/reader_model.py, backbone plus saved
 delta) traced once into `<cache_dir>/reader-<variant>-<hash>` (int8: ONNX Runtime's
 dynamic quantisation, one scale per output channel), in a temporary sibling renamed into place,
-and reused while the weights and the backbone are unchanged. Reading then needs no torch model:
-measured on these 2 cores (scripts/bench_reader.py) the fp32 export with both threads reads a
-pair in about 0.6x the time of torch with one, int8 in about 0.4x.
+and reused while the weights and the backbone are unchanged. Reading then needs no torch model
+and uses every core (scripts/bench_reader.py compares the backends' cost and readings).
 
 The export holds the whole reader: inputs are `encode`'s three tensors, outputs the three
 `ReaderLogits` (span logits already masked outside the candidate), so the readings come out of

@@ -209,7 +209,7 @@ def context_html(source: Source, article: ArticleDetail | None) -> str:
 
 
 def _pointed_out(source: Source) -> str:
-    """The sentence, with the part a citation's answer quotes from it in bold."""
+    """The sentence, with the part a citation's answer quotes from it set off (strong)."""
     sentence = source.sentence
     if not isinstance(source, Citation) or source.part_start < 0:
         return escape(sentence)
