@@ -177,7 +177,7 @@ class ReaderSettings(BaseModel):
     )
     depth: int = Field(
         2, ge=1, le=50, description="Best sentences read per question (each costs about "
-        "25-35 ms on 2 cores: scripts/bench_reader_ask.py).",
+        "45 ms on 2 cores over news: scripts/bench_reader_ask.py).",
     )  # fmt: skip
     weight: float = Field(2.0, description="Weight of the has-answer probability in the rank.")
     min_has_answer: float = Field(
