@@ -26,7 +26,15 @@ import torch
 from core.errors import ModelError
 from core.model_cache import building, publish, remove_abandoned
 from core.onnx_embedder import open_session
-from core.onnx_model import OPSET, quantize, require_onnx
+from core.onnx_model import (
+    META_NAME,
+    MODEL_FILE,
+    OPSET,
+    is_current,
+    quantize,
+    read_meta,
+    require_onnx,
+)
 from core.reader_model import (
     WEIGHTS_NAME,
     ReaderBatch,
@@ -48,8 +56,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ReaderVariant = Literal["onnx", "onnx-int8"]
-MODEL_FILE = "reader.onnx"
-META_NAME = "reader-export.json"  # written last: a folder without it is unfinished
+# The export folder holds MODEL_FILE and, written last, META_NAME, as the embedder's exports do
+# (core/onnx_model.py), whose is_current and read_meta serve both.
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUTS = ("start", "end", "has_answer")
 # Bump when the export changes, so folders made by an older exporter count as stale.
@@ -111,19 +119,10 @@ def source_manifest(weights: Path, backbone_folder: Path, variant: ReaderVariant
     }
 
 
-def is_current(target: Path, manifest: dict[str, Any]) -> bool:
-    """True when `target` holds a finished export made from exactly `manifest`."""
-    try:
-        meta = json.loads((target / META_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and meta.get("manifest") == manifest
-
-
 def _export(
     weights: Path, backbone_folder: Path, work: Path, variant: ReaderVariant
 ) -> dict[str, Any]:
-    """Write reader.onnx and the tokenizer into `work`; returns what reading needs to know."""
+    """Write the model and the tokenizer into `work`; returns what reading needs to know."""
     reader = load_reader(weights, backbone_folder)
     traced = work / ("fp32.onnx" if variant == "onnx-int8" else MODEL_FILE)
     _trace(reader.model, reader.tokenizer, traced)
@@ -194,7 +193,7 @@ class OnnxReader:
     def __init__(self, folder: Path, *, threads: int = 0, batch_size: int = 32) -> None:
         from transformers import AutoTokenizer
 
-        meta = json.loads((Path(folder) / META_NAME).read_text(encoding="utf-8"))
+        meta = read_meta(folder)
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         self.max_len = int(meta["max_len"])
         self.batch_size = batch_size
