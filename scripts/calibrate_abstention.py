@@ -2,8 +2,9 @@
 weights are fitted on training data (training/abstention.py, `make fit-abstention`), never here.
 
 Half of the 48 articles go into a store; questions about them must be answered, questions about
-the other half must not. Three settings: ar->ar and en->en (store of ar+en halves) and en->ar
-(store of the Arabic half only), plus news titles (SaudiNewsNet titles of stored articles and of
+the other half must not. Four settings: ar->ar and en->en (store of ar+en halves), en->ar
+(store of the Arabic half only) and en->ar beside English news (the Arabic half and BBC News
+articles in one store), plus news titles (SaudiNewsNet titles of stored articles and of
 others). Prints, per setting, how often the product's evidence selector (assistant/ask/select.py,
 weights in settings; with NEWS_ASSISTANT_READER__ENABLED=true, the reader's weights) answers
 in-store questions and refuses out-of-store ones.
@@ -14,9 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from assistant import Assistant, Settings, read_question, with_location
+from evaluation.news import spread_files
 
 
 def answers(assistant: Assistant, questions: list[str]) -> list[bool]:
@@ -47,13 +50,16 @@ def xquad_articles(folder: Path, lang: str) -> list[dict[str, object]]:
     ]
 
 
-def build_store(root: Path, name: str, articles: list[dict[str, object]]) -> Assistant:
+def build_store(
+    root: Path, name: str, articles: list[dict[str, object]], more: Sequence[Path] = ()
+) -> Assistant:
+    """A store of `articles` (and the article files `more`), reused when it is there."""
     path = root / f"{name}.jsonl"
     with path.open("w", encoding="utf-8") as out:
         for a in articles:
             out.write(json.dumps({k: v for k, v in a.items() if k != "questions"}) + "\n")
     assistant = Assistant(with_location(Settings(), str(root / name)))
-    summary = assistant.ingest([path])
+    summary = assistant.ingest([path, *more])
     print(f"{name}: {summary.articles} articles, {summary.sentences} sentences")
     return assistant
 
@@ -80,6 +86,13 @@ def main() -> None:
         default=Path("../shared/data/saudinewsnet/sample_1000.jsonl"),
         help="SaudiNewsNet articles: their titles are the short, news-like queries",
     )
+    parser.add_argument(
+        "--english-news",
+        type=Path,
+        default=Path("../shared/data/bbc_news/bbc"),
+        help="a folder of English news .txt (BBC News) put beside the Arabic half",
+    )
+    parser.add_argument("--english", type=int, default=300, help="English news articles")
     args = parser.parse_args()
     ar, en = xquad_articles(args.data, "ar"), xquad_articles(args.data, "en")
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,6 +101,9 @@ def main() -> None:
         both = build_store(root, "both", ar[:24] + en[:24])
         ar_only = build_store(root, "ar-only", ar[:24])
         settings = {"ar->ar": (both, ar), "en->en": (both, en), "en->ar": (ar_only, en)}
+        if args.english_news.exists():
+            news = spread_files(args.english_news, args.english)
+            settings["en->ar +news"] = (build_store(root, "ar-news", ar[:24], news), en)
         samples: dict[str, Sample] = {}
         for name, (assistant, articles) in settings.items():
             inside = [q for a in articles[:24] for q in a["questions"]][::4][: args.per_side]  # type: ignore[attr-defined]
@@ -99,11 +115,11 @@ def main() -> None:
 
 
 def report(samples: dict[str, Sample]) -> None:
-    print("setting      answers in-store / refuses out-of-store")
+    print("setting       answers in-store / refuses out-of-store")
     for name, (inside, outside) in samples.items():
         answered = sum(inside) / max(1, len(inside))
         refused = 1 - sum(outside) / max(1, len(outside))
-        print(f"{name:12} {answered:6.1%} / {refused:6.1%}")
+        print(f"{name:13} {answered:6.1%} / {refused:6.1%}")
 
 
 if __name__ == "__main__":

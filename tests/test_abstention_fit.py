@@ -99,29 +99,40 @@ def test_the_fit_separates_answerable_from_unrelated() -> None:
     rng = np.random.default_rng(0)
     inside = [(0.86 + rng.normal(0, 0.02), 0.1, 0.8, 5.0, 0.0) for _ in range(60)]
     outside = [(0.78 + rng.normal(0, 0.02), 0.02, 0.2, 5.0, 0.0) for _ in range(60)]
-    weights, bias = fit({"en": Sample(inside, outside)})
+    weights, bias, pairs = fit({"en": Sample(inside, outside)})
     model = Calibration(tuple(weights), bias, 0.5)
     answered, refused = rates(model, Sample(inside, outside))
     assert answered > 0.9 and refused > 0.9
     assert weights[0] > 0 and weights[2] > 0  # more similar, more covered: more confident
-    assert weights[4] == 0.0  # no cross-lingual rows: no cross weight
+    assert weights[4] == 0.0 and pairs == {}  # no cross-lingual rows: no cross weight
 
 
-def test_cross_lingual_unrelated_evidence_gets_the_monolingual_false_answer_rate() -> None:
+def test_other_language_evidence_gets_half_its_question_languages_false_answer_rate() -> None:
     rng = np.random.default_rng(1)
 
-    def rows(dense: float, cover: float, cross: float) -> list[tuple[float, ...]]:
-        noise = rng.normal(0, 0.03, size=(200, 2))
+    def rows(dense: float, cover: float, cross: float, n: int = 400) -> list[tuple[float, ...]]:
+        noise = rng.normal(0, 0.03, size=(n, 2))
         return [(dense + a, dense + a - 0.75, cover + b, 5.0, cross) for a, b in noise]
 
-    inside, outside, cross = rows(0.86, 0.5, 0.0), rows(0.82, 0.45, 0.0), rows(0.77, 0.0, 1.0)
-    weights, bias = fit({"en": Sample(inside, outside), CROSS: Sample([], cross)})
+    english = Sample(rows(0.86, 0.5, 0.0), rows(0.82, 0.45, 0.0), "en")
+    arabic = Sample(rows(0.86, 0.5, 0.0), rows(0.84, 0.45, 0.0), "ar")
+    lower, lowest = rows(0.79, 0.0, 1.0), rows(0.76, 0.0, 1.0)
+    samples = {
+        "en": english,
+        "ar": arabic,
+        f"{CROSS} en>ar": Sample([], lower),
+        f"{CROSS} ar>en": Sample([], lowest),
+    }
+    weights, bias, pairs = fit(samples)
     model = Calibration(tuple(weights), bias, 0.5)
-    false_rate = 1 - rates(model, Sample([], outside))[1]
-    assert 0.02 < false_rate < 0.3
-    cross_false_rate = 1 - rates(model, Sample([], cross))[1]
-    assert cross_false_rate == pytest.approx(false_rate, abs=0.02)
-    assert weights[4] > 0  # lower cross-lingual similarities are lifted to the same rate
+    own = {lang: 1 - rates(model, samples[lang])[1] for lang in ("en", "ar")}
+    assert 0.01 < own["en"] < own["ar"] < 0.5
+    for pair, rows_of_pair in (("en>ar", lower), ("ar>en", lowest)):
+        paired = Calibration((*weights[:-1], pairs[pair]), bias, 0.5)
+        cross_false_rate = 1 - rates(paired, Sample([], rows_of_pair))[1]
+        assert cross_false_rate == pytest.approx(own[pair[:2]] / 2, abs=0.015), pair
+    # the lower a pair's similarities run, the more they are lifted to its rate
+    assert 0 < pairs["en>ar"] < pairs["ar>en"]
 
 
 def test_the_margin_is_taken_against_the_best_sentences_language() -> None:
@@ -145,13 +156,17 @@ def test_collect_asks_the_product_about_stored_and_other_paragraphs(
 ) -> None:
     args = argparse.Namespace(data=qa_train, paragraphs=10, per_side=10, seed=1, reader=False)
     samples = collect(args, tmp_path / "work", HashingEmbedder(dim=64))
-    assert set(samples) == {*ARTICLES, CROSS}
+    pairs = {f"{CROSS} en>ar", f"{CROSS} ar>en"}
+    assert set(samples) == {*ARTICLES, *pairs}
     for name in ARTICLES:
         assert samples[name].inside and samples[name].outside, name
-    assert not samples[CROSS].inside and samples[CROSS].outside
+    for name in pairs:  # every question's other-language evidence, unrelated to it
+        assert not samples[name].inside and samples[name].outside, name
+        assert all(row[4] == 1.0 for row in samples[name].outside)
     rows = [r for s in samples.values() for r in s.inside + s.outside]
     assert all(len(row) == 5 for row in rows)
-    assert all(row[4] == 1.0 for row in samples[CROSS].outside)  # asked of the other language
+    own = [r for name in ARTICLES for r in samples[name].inside + samples[name].outside]
+    assert all(row[4] == 0.0 for row in own)
 
 
 def reading_model() -> tuple[EvidenceModel, Question, np.ndarray]:
@@ -163,6 +178,7 @@ def reading_model() -> tuple[EvidenceModel, Question, np.ndarray]:
         bias=-5.0,
         reader_weights=(0.0, 0.0, 0.0, 0.0, 20.0, 0.0),
         reader_bias=-10.0,
+        cross_pairs={},
         fitted_for=embedder.name,
     )
     model = EvidenceModel(settings, Background(embedder), min_confidence=0.5)
@@ -182,7 +198,7 @@ def test_the_readers_weights_decide_when_the_reader_read() -> None:
     unsure = model.select(question, vector, [record.scored(has_answer=0.2)])
     assert not unsure.answerable
     found = model.signals(question, vector, [record.scored(has_answer=0.9)])
-    assert found is not None and len(found.values(reading=False)) == 5
+    assert set(found) == {"en"} and len(found["en"].values(reading=False)) == 5
 
 
 def test_cross_lingual_evidence_is_decided_without_the_reader() -> None:
@@ -191,3 +207,54 @@ def test_cross_lingual_evidence_is_decided_without_the_reader() -> None:
         "a:h:s0", "a", "T", "S", "", "2015-01-01", "ar", 0, 0, 12, "قتل عشرة أشخاص."
     )
     assert not model.select(question, vector, [arabic.scored(has_answer=0.9)]).answerable
+
+
+def similarity_model(cross_pairs: dict[str, float]) -> tuple[EvidenceModel, HashingEmbedder]:
+    """A model that answers same-language evidence over 0.75 similarity, and other-language
+    evidence by its pair's cross weight (each point of it lowers the bar by 0.05)."""
+    embedder = HashingEmbedder(dim=64)
+    settings = AbstentionSettings(
+        weights=(20.0, 0.0, 0.0, 0.0, 0.0),
+        bias=-15.0,
+        reader_weights=None,
+        cross_pairs=cross_pairs,
+        fitted_for=embedder.name,
+    )
+    return EvidenceModel(settings, Background(embedder), min_confidence=0.5), embedder
+
+
+def sentence(n: int, language: str, dense: float, baseline: float = 0.0) -> SentenceRecord:
+    text = "قتل عشرة أشخاص." if language == "ar" else "Ten people were killed."
+    record = SentenceRecord(
+        f"a{n}:h:s0", f"a{n}", "T", "S", "", "2015-01-01", language, 0, 0, len(text), text
+    )
+    return record.scored(dense=dense, baseline=baseline)
+
+
+def test_other_language_evidence_is_decided_with_its_pairs_weight() -> None:
+    question = read_question("How many people were killed?")
+    ranked = [sentence(1, "en", 0.6), sentence(2, "en", 0.55), sentence(3, "ar", 0.7)]
+    plain, embedder = similarity_model({})
+    vector = embedder.embed_queries([question.search_text])[0]
+    refused = plain.select(question, vector, ranked)
+    assert not refused.answerable and refused.ranked == ranked
+    paired, _ = similarity_model({"en>ar": 2.0, "ar>en": -5.0})
+    chosen = paired.select(question, vector, ranked)
+    assert chosen.answerable and chosen.confidence == pytest.approx(1 / (1 + np.exp(-1.0)))
+    # the answering language's sentences come first, each part in its order
+    assert [r.article_id for r in chosen.ranked] == ["a3", "a1", "a2"]
+
+
+def test_other_language_articles_never_make_an_answered_question_refused() -> None:
+    model, embedder = similarity_model({})
+    question = read_question("كم عدد القتلى؟")
+    vector = embedder.embed_queries([question.search_text])[0]
+    arabic = [sentence(1, "ar", 0.8, baseline=0.78), sentence(2, "ar", 0.78, baseline=0.78)]
+    alone = model.select(question, vector, arabic)
+    assert alone.answerable
+    # an unrelated English sentence standing far out of its language's candidates
+    english = [sentence(3, "en", 0.7, baseline=0.5), sentence(4, "en", 0.5, baseline=0.5)]
+    beside = model.select(question, vector, [english[0], *arabic, english[1]])
+    assert beside.answerable and beside.confidence == pytest.approx(alone.confidence)
+    assert [r.article_id for r in beside.ranked] == ["a1", "a2", "a3", "a4"]
+    assert set(model.signals(question, vector, beside.ranked)) == {"ar", "en"}

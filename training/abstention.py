@@ -4,13 +4,15 @@ train; overlap ids dropped). The articles of half the titles go into one store, 
 paragraph; questions about stored paragraphs must be answered, questions about paragraphs of the
 other titles must not. Features come from the product's own pipeline over that store.
 
-Cross-lingual: qa-train has no English question over an Arabic passage that answers it, so no
-cross-lingual positives. Unrelated cross-lingual questions are easy to make (a data set's
-questions asked of the other language's stored paragraphs only, through a source filter), so
-the `cross` weight is set from them alone: cross-lingual evidence is answered as often, when
-it is unrelated, as monolingual evidence is when it is unrelated (the same false-answer rate);
-how often related cross-lingual evidence is then answered is measured, not fitted
-(scripts/calibrate_abstention.py, on the evaluation data).
+The evidence model decides each language's candidates apart (assistant/ask/select.py), so each
+question gives one row for its own language (the logistic fit) and one for each other
+language. Cross-lingual: qa-train has no English question over an Arabic passage that answers
+it, so no cross-lingual positives; but every question's other-language evidence in this store
+of Arabic and English paragraphs is unrelated to it. So the `cross` weight of each pair of
+languages (`cross_pairs`, "question>evidence") is set from those rows alone: unrelated
+other-language evidence is answered half as often as unrelated evidence in the question's own
+language is (see `fit`); how often related cross-lingual evidence is then answered is measured, not
+fitted (scripts/calibrate_abstention.py, on the evaluation data).
 
 Left out: SQuAD 2.0's unanswerable questions (they sit on two titles, so they are about stored
 paragraphs only when those happen to be drawn; the model sees retrieval signals, and those are
@@ -23,9 +25,8 @@ import argparse
 import hashlib
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -47,12 +48,17 @@ Row = tuple[float, ...]
 CROSS = "cross-lingual, unrelated"
 
 
+CROSS_SHARE = 0.5  # unrelated other-language evidence: half its question language's false rate
+
+
 @dataclass
 class Sample:
-    """One setting's feature rows: questions that must be answered, and that must not."""
+    """One setting's feature rows: questions that must be answered, and that must not (in
+    `language`, for a monolingual setting)."""
 
     inside: list[Row]
     outside: list[Row]
+    language: str = ""
 
 
 def stored_half(paragraph: Paragraph) -> bool:
@@ -95,41 +101,70 @@ def build_store(
     return assistant
 
 
+@dataclass
+class Asked:
+    """The rows of some questions: their own language's evidence, and that of each other
+    language by pair ("en>ar")."""
+
+    own: list[Row]
+    cross: dict[str, list[Row]]
+
+
 def features(
     assistant: Assistant,
     questions: Sequence[str],
     filters: Filters | None = None,
     *,
     reading: bool = False,
-) -> list[Row]:
+) -> Asked:
     """The evidence model's inputs for each question (limited by `filters`), from the
     product's own pipeline; with the reader's has-answer probability when `reading`."""
     pipeline = assistant.pipeline()
     model = pipeline.selector
     if not isinstance(model, EvidenceModel):
         raise SystemExit(f"the pipeline's selector is {type(model).__name__}, not EvidenceModel")
-    rows = []
+    asked = Asked([], {})
     for question in map(read_question, questions):
         vector = pipeline.embed(question)
         found = model.signals(question, vector, pipeline.rank(question, filters, vector=vector))
-        rows.append(found.values(reading) if found else ())
-    return rows
+        own = found.pop(question.language, None)
+        asked.own.append(own.values(reading) if own else ())
+        for lang, signals in found.items():
+            pair = f"{question.language}>{lang}"
+            asked.cross.setdefault(pair, []).append(signals.values(reading))
+    return asked
 
 
-def fit(samples: dict[str, Sample]) -> tuple[list[float], float]:
-    """The monolingual weights by logistic regression on every setting but CROSS, then the
-    `cross` weight that gives CROSS's unrelated questions the monolingual false-answer rate."""
-    mono = [s for name, s in samples.items() if name != CROSS]
+def fit(samples: dict[str, Sample]) -> tuple[list[float], float, dict[str, float]]:
+    """The monolingual weights by logistic regression on every setting but the cross-lingual
+    ones; then each pair's `cross` weight, which gives its unrelated other-language evidence
+    CROSS_SHARE of the false-answer rate of its question language's own evidence (the last of
+    the weights: all pairs together, at that share of the whole monolingual rate).
+
+    Other-language evidence is a second chance to answer a question (each language's evidence
+    is decided apart), so the false answers it may add are kept to half of those the
+    question's own language gives."""
+    mono = [s for name, s in samples.items() if not name.startswith(CROSS)]
     outside = [r for s in mono for r in s.outside]
     weights, bias = logistic([r for s in mono for r in s.inside], outside)
     model = Calibration((*weights, 0.0), bias, 0.5)
-    false_rate = 1.0 - rates(model, Sample([], outside))[1]
-    cross = samples.get(CROSS)
-    shift = 0.0
-    if cross and cross.outside:
-        z = [bias + float(np.dot(weights, r[:-1])) for r in cross.outside]
-        shift = -float(np.quantile(z, 1.0 - false_rate))
-    return [*weights, round(shift, 3)], bias
+
+    def false_rate(language: str = "") -> float:
+        rows = [r for s in mono if s.language == language or not language for r in s.outside]
+        return 1.0 - rates(model, Sample([], rows or outside))[1]
+
+    def shift(rows: Sequence[Row], rate: float) -> float:
+        z = [bias + float(np.dot(weights, r[:-1])) for r in rows]
+        return round(-float(np.quantile(z, 1.0 - CROSS_SHARE * rate)), 3) if rows else 0.0
+
+    cross = {
+        name.removeprefix(CROSS).strip(): s.outside
+        for name, s in samples.items()
+        if name.startswith(CROSS)
+    }
+    pairs = {pair: shift(rows, false_rate(pair.split(">")[0])) for pair, rows in cross.items()}
+    pooled = shift([r for rows in cross.values() for r in rows], false_rate())
+    return [*weights, pooled], bias, pairs
 
 
 def logistic(inside: Sequence[Row], outside: Sequence[Row]) -> tuple[list[float], float]:
@@ -157,13 +192,27 @@ def rates(model: Calibration, sample: Sample) -> tuple[float, float]:
 
 def held_out(samples: dict[str, Sample], min_confidence: float) -> dict[str, tuple[float, float]]:
     """Fit on the even-numbered rows of every setting, score each setting's odd ones."""
-    weights, bias = fit(
+    weights, bias, pairs = fit(
         {name: Sample(s.inside[::2], s.outside[::2]) for name, s in samples.items()}
     )
-    model = Calibration(tuple(weights), bias, min_confidence)
     return {
-        name: rates(model, Sample(s.inside[1::2], s.outside[1::2])) for name, s in samples.items()
+        name: rates(
+            model_for(name, weights, bias, pairs, min_confidence),
+            Sample(s.inside[1::2], s.outside[1::2]),
+        )
+        for name, s in samples.items()
     }
+
+
+def model_for(
+    name: str, weights: Sequence[float], bias: float, pairs: dict[str, float], min_confidence: float
+) -> Calibration:
+    """The fitted model as the setting `name` meets it: a cross-lingual setting with its
+    pair's cross weight."""
+    pair = name.removeprefix(CROSS).strip()
+    if name.startswith(CROSS) and pair in pairs:
+        weights = (*weights[:-1], pairs[pair])
+    return Calibration(tuple(weights), bias, min_confidence)
 
 
 def collect(
@@ -186,16 +235,17 @@ def collect(
         per_set[name] = (inside, [p for p in mine if not stored_half(p)])
         stored.extend(inside)
     assistant = build_store(root, stored, embedder, settings)
-    ask = partial(features, assistant, reading=args.reader)
-    samples = {
-        name: Sample(
-            ask(answerable(inside, args.per_side, rng)),
-            ask(answerable(outside, args.per_side, rng)),
-        )
-        for name, (inside, outside) in per_set.items()
-    }
-    if not args.reader:  # the reader's weights decide same-language evidence only
-        samples[CROSS] = Sample([], cross_unrelated(ask, per_set, args.per_side, rng))
+    samples: dict[str, Sample] = {}
+    for name, (inside, outside) in per_set.items():
+        asked = [
+            features(assistant, answerable(paragraphs, args.per_side, rng), reading=args.reader)
+            for paragraphs in (inside, outside)
+        ]
+        samples[name] = Sample(asked[0].own, asked[1].own, inside[0].language if inside else "")
+        if args.reader:  # the reader's weights decide same-language evidence only
+            continue
+        for pair, rows in [*asked[0].cross.items(), *asked[1].cross.items()]:
+            samples.setdefault(f"{CROSS} {pair}", Sample([], [])).outside.extend(rows)
     return samples
 
 
@@ -205,38 +255,27 @@ def reader_dev_percent() -> float:
     return float(manifest["data"]["dev_percent"])
 
 
-def cross_unrelated(
-    ask: Callable[[list[str], Filters], list[Row]],
-    per_set: dict[str, tuple[list[Paragraph], list[Paragraph]]],
-    n: int,
-    rng: random.Random,
-) -> list[Row]:
-    """Rows of questions asked of the stored paragraphs of a data set in the other language
-    only (its source filter): none of them is answered there. About `n` in all."""
-    language = {name: inside[0].language for name, (inside, _) in per_set.items() if inside}
-    pairs = [(a, b) for a in language for b in language if language[a] != language[b]]
-    rows = []
-    for asked, other in pairs:
-        questions = answerable(per_set[asked][1], max(1, n // len(pairs)), rng)
-        rows += ask(questions, Filters(source=other))
-    return rows
-
-
 def report(samples: dict[str, Sample], settings: Settings) -> dict[str, object]:
     """Print the fit and its held-out rates; return the fitted weights with their figures."""
-    weights, bias = fit(samples)
-    model = Calibration(tuple(weights), bias, settings.answer.min_confidence)
+    weights, bias, pairs = fit(samples)
     held = held_out(samples, settings.answer.min_confidence)
-    print("setting                   rows in/out   answers in-store / refuses out-of-store")
-    print("                                        fit on all        (held-out half)")
+    print("setting                         rows in/out   answers in-store / refuses out-of-store")
+    print("                                              fit on all        (held-out half)")
     for name, sample in samples.items():
+        model = model_for(name, weights, bias, pairs, settings.answer.min_confidence)
         answered, refused = rates(model, sample)
         size = f"{len(sample.inside)}/{len(sample.outside)}"
         h = held[name]
-        print(f"{name:25} {size:12}  {_share(sample.inside, answered)} / {refused:6.1%}   "
+        print(f"{name:31} {size:12}  {_share(sample.inside, answered)} / {refused:6.1%}   "
               f"({_share(sample.inside, h[0])} / {h[1]:6.1%})")  # fmt: skip
-    print(f"weights={tuple(weights)} bias={bias}")
-    return {"weights": weights, "bias": bias, "held_out": held, "embedder": settings.embedder.model}
+    print(f"weights={tuple(weights)} bias={bias} cross_pairs={json.dumps(pairs)}")
+    return {
+        "weights": weights,
+        "bias": bias,
+        "cross_pairs": pairs,
+        "held_out": held,
+        "embedder": settings.embedder.model,
+    }
 
 
 def _share(rows: Sequence[Row], share: float) -> str:

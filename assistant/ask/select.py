@@ -3,22 +3,23 @@ selector is a logistic model over five signals of the ranked sentences, fitted o
 only (qa-train: questions about stored paragraphs must be answered, questions about others must
 not; training/abstention.py); its weights live in settings (`abstention`).
 
-Signals: the best sentence's cosine similarity to the question; its margin over the question's
-median similarity to neutral sentences on other topics in the best sentence's language
-(data/background.txt: a real match stands out from that, a question about something else does
-not); the share of the question's content words found in the top sentences; the number of
-those words; and whether the best sentence is in another language than the question
-(cross-lingual similarities run lower). When the trained reader read the best sentences, its
-best has-answer probability is a signal too, with weights of its own (`reader_weights`). The
-weights are for one embedder
-(`abstention.fitted_for`); another one needs a refit, and a warning says so.
+The signals are taken for each language's candidates apart (a store of Arabic and English
+news), and the evidence answers when one language's does. Signals: the best sentence's cosine
+similarity to the question; its margin over the question's median similarity to neutral
+sentences on other topics in that language (data/background.txt: a real match stands out from
+that, a question about something else does not); the share of the question's content words
+found in the top sentences; the number of those words; and whether the language is another
+than the question's (cross-lingual similarities run lower, by a pair's own amount:
+`cross_pairs`). When the trained reader read the best sentences, its best has-answer
+probability is a signal too, with weights of its own (`reader_weights`). The weights are for
+one embedder (`abstention.fitted_for`); another one needs a refit, and a warning says so.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -108,10 +109,11 @@ class Calibration:
 
 
 class Signals(NamedTuple):
-    """What the evidence model decides on: the best sentence's similarity, its margin over the
-    background, the coverage of the question's words, their number (at most 10), whether the
-    best sentence is in another language, and the reader's best has-answer probability (-1
-    when the reader read none)."""
+    """What the evidence model decides on, for the candidates of one language: the best
+    sentence's similarity, its margin over the background, the coverage of the question's
+    words, their number (at most 10), whether the language is another than the question's,
+    the reader's best has-answer probability (-1 when the reader read none) and the
+    language."""
 
     dense: float
     margin: float
@@ -119,6 +121,7 @@ class Signals(NamedTuple):
     words: float
     cross: float
     read: float = -1.0
+    language: str = ""
 
     def values(self, reading: bool) -> Features:
         """The model's inputs, with the reader's probability (before `cross`) when `reading`."""
@@ -129,15 +132,24 @@ class Signals(NamedTuple):
 class EvidenceModel:
     """Logistic weights over (dense, margin, coverage, words, cross): `words` matters since
     short questions match their sentences with lower similarity than long ones; `cross`
-    since cross-lingual similarities run lower. With `reader_weights`, questions whose best
-    sentences the reader read, in the question's language, are decided on its has-answer
-    probability too."""
+    since cross-lingual similarities run lower, by how much depends on the pair of languages
+    (`cross_pairs`). With `reader_weights`, questions whose best sentences the reader read, in
+    the question's language, are decided on its has-answer probability too.
+
+    The evidence of each language is decided on its own: in a store of Arabic and English
+    news, the Arabic candidates of a question answer it or not whatever English articles sit
+    beside them (adding articles in another language never makes a question refused that
+    was answered), and an unrelated English sentence that happens to stand out of its
+    language's candidates is judged as cross-lingual evidence for an Arabic question, with
+    that pair's weight. When the evidence of some languages answers and that of others does
+    not, the answering languages' sentences come first."""
 
     def __init__(
         self, settings: AbstentionSettings, background: Background, min_confidence: float
     ) -> None:
         self.settings = settings
         self.background = background
+        self.min_confidence = min_confidence
         self.calibration = Calibration(settings.weights, settings.bias, min_confidence)
         self.reading = (
             Calibration(settings.reader_weights, settings.reader_bias, min_confidence)
@@ -158,24 +170,50 @@ class EvidenceModel:
         self, question: Question, vector: np.ndarray, ranked: Sequence[SentenceRecord]
     ) -> Selection:
         found = self.signals(question, vector, ranked)
-        if found is None:
+        if not found:
             return Selection(list(ranked), 0.0, False)
-        # the reader was trained on same-language pairs only: across languages its
-        # probability says little (about 0.01-0.05 even for the right sentence)
-        reading = self.reading if found.read >= 0 and not found.cross else None
-        model = reading or self.calibration
-        features = found.values(reading is not None)
-        return Selection(list(ranked), model.confidence(features), model.answers(features))
+        confidence = {lang: self.confidence(question, s) for lang, s in found.items()}
+        answering = {lang for lang, c in confidence.items() if c >= self.min_confidence}
+        return Selection(
+            answering_first(ranked, answering), max(confidence.values()), bool(answering)
+        )
+
+    def confidence(self, question: Question, found: Signals) -> float:
+        """How sure the evidence of one language answers: the reader's weights where the
+        reader read it in the question's language (it was trained on same-language pairs
+        only: across languages its probability says little, about 0.01-0.05 even for the
+        right sentence), else the base weights with the language pair's cross weight."""
+        if self.reading is not None and found.read >= 0 and not found.cross:
+            return self.reading.confidence(found.values(reading=True))
+        return self.model_for(f"{question.language}>{found.language}").confidence(
+            found.values(reading=False)
+        )
+
+    def model_for(self, pair: str) -> Calibration:
+        """The base model with `pair`'s cross weight ("en>ar": an English question over Arabic
+        evidence; a pair without one of its own takes the last of `weights`)."""
+        cross = self.settings.cross_pairs.get(pair)
+        if cross is None:
+            return self.calibration
+        weights = (*self.settings.weights[:-1], cross)
+        return Calibration(weights, self.settings.bias, self.min_confidence)
 
     def signals(
         self, question: Question, vector: np.ndarray, ranked: Sequence[SentenceRecord]
-    ) -> Signals | None:
-        """The signals of candidates ranked best first: the best of the top `pool` by
-        similarity, the top three for coverage (None when there are no candidates)."""
-        if not ranked:
-            return None
-        pool = ranked[: self.settings.pool]
-        best = max(pool, key=lambda c: c.margin)  # c.dense when there is one language
+    ) -> dict[str, Signals]:
+        """The signals of each language's candidates (ranked best first): the most similar of
+        its top `pool`, its top three for coverage; empty when there are no candidates."""
+        by_language: dict[str, list[SentenceRecord]] = {}
+        for record in ranked:
+            mine = by_language.setdefault(record.language, [])
+            if len(mine) < self.settings.pool:
+                mine.append(record)
+        return {lang: self._signals(question, vector, pool) for lang, pool in by_language.items()}
+
+    def _signals(
+        self, question: Question, vector: np.ndarray, pool: Sequence[SentenceRecord]
+    ) -> Signals:
+        best = max(pool, key=lambda c: c.dense)
         background = self.background.similarity(vector, best.language)
         return Signals(
             dense=best.dense,
@@ -184,7 +222,19 @@ class EvidenceModel:
             words=float(min(10, len(question.search_terms))),
             cross=0.0 if best.language == question.language else 1.0,
             read=max(r.has_answer for r in pool),
+            language=best.language,
         )
+
+
+def answering_first(
+    ranked: Sequence[SentenceRecord], answering: Collection[str]
+) -> list[SentenceRecord]:
+    """`ranked` with the sentences of the `answering` languages first (each part in its
+    order); as it is when all languages answer or none does."""
+    first = [r for r in ranked if r.language in answering]
+    if not first or len(first) == len(ranked):
+        return list(ranked)
+    return first + [r for r in ranked if r.language not in answering]
 
 
 def coverage(question: Question, top: Sequence[SentenceRecord]) -> float:
