@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import SettingsError
 
 APP_NAME = "news-assistant"
+FITS_FILE = Path(__file__).resolve().parent / "data" / "abstention_fits.json"
 
 
 def default_store_path() -> Path:
@@ -316,3 +319,28 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     ui: UISettings = UISettings()
     server: ServerSettings = ServerSettings()
+
+    @model_validator(mode="after")
+    def _abstention_for_the_embedder(self) -> Settings:
+        """The bundled abstention weights fitted for the chosen embedder
+        (core/data/abstention_fits.json), unless weights are set (then they are used as set,
+        and a warning says so when they were fitted for another embedder)."""
+        fitted = bundled_fits().get(self.embedder.model)
+        chosen = self.abstention.model_fields_set & set(FITTED_FIELDS)
+        if fitted is not None and not chosen:
+            self.abstention = self.abstention.model_copy(update=fitted)
+        return self
+
+
+FITTED_FIELDS = ("weights", "bias", "cross_pairs", "reader_weights", "reader_bias", "fitted_for")
+
+
+@cache
+def bundled_fits() -> dict[str, dict[str, Any]]:
+    """The abstention weights fitted for embedders other than the default, by model name."""
+    fits = json.loads(FITS_FILE.read_text(encoding="utf-8"))
+    return {
+        model: AbstentionSettings.model_validate(fit).model_dump(include=set(FITTED_FIELDS))
+        for model, fit in fits.items()
+        if not model.startswith("_")
+    }

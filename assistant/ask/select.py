@@ -161,7 +161,8 @@ class EvidenceModel:
             log.warning(
                 "the abstention weights were fitted for the embedder %s, not %s: answers may "
                 "be refused or given wrongly; refit them with `make fit-abstention` "
-                "and set NEWS_ASSISTANT_ABSTENTION__WEIGHTS, __BIAS and __FITTED_FOR",
+                "and set NEWS_ASSISTANT_ABSTENTION__WEIGHTS, __BIAS, __CROSS_PAIRS and "
+                "__FITTED_FOR",
                 settings.fitted_for,
                 name,
             )
