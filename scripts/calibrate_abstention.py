@@ -2,12 +2,12 @@
 weights are fitted on training data (training/abstention.py, `make fit-abstention`), never here.
 
 Half of the 48 articles go into a store; questions about them must be answered, questions about
-the other half must not. Four settings: ar->ar and en->en (store of ar+en halves), en->ar
-(store of the Arabic half only) and en->ar beside English news (the Arabic half and BBC News
-articles in one store), plus news titles (SaudiNewsNet titles of stored articles and of
-others). Prints, per setting, how often the product's evidence selector (assistant/ask/select.py,
-weights in settings; with NEWS_ASSISTANT_READER__ENABLED=true, the reader's weights) answers
-in-store questions and refuses out-of-store ones.
+the other half must not. Five settings: ar->ar and en->en (store of ar+en halves), en->ar
+and ar->en (store of the Arabic, or English, half only) and en->ar beside English news (the
+Arabic half and BBC News articles in one store), plus news titles (SaudiNewsNet titles of
+stored articles and of others). Prints, per setting, how often the product's evidence selector
+(assistant/ask/select.py, weights in settings; with NEWS_ASSISTANT_READER__ENABLED=true, the
+reader's weights) answers in-store questions and refuses out-of-store ones.
 """
 
 from __future__ import annotations
@@ -100,7 +100,13 @@ def main() -> None:
         root.mkdir(parents=True, exist_ok=True)
         both = build_store(root, "both", ar[:24] + en[:24])
         ar_only = build_store(root, "ar-only", ar[:24])
-        settings = {"ar->ar": (both, ar), "en->en": (both, en), "en->ar": (ar_only, en)}
+        en_only = build_store(root, "en-only", en[:24])
+        settings = {
+            "ar->ar": (both, ar),
+            "en->en": (both, en),
+            "en->ar": (ar_only, en),
+            "ar->en": (en_only, ar),
+        }
         if args.english_news.exists():
             news = spread_files(args.english_news, args.english)
             settings["en->ar +news"] = (build_store(root, "ar-news", ar[:24], news), en)

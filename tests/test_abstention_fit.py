@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from assistant.ask.extractive import ExtractiveAnswerer
 from assistant.ask.question import Question, read_question
 from assistant.ask.select import (
     Background,
@@ -241,8 +242,11 @@ def test_other_language_evidence_is_decided_with_its_pairs_weight() -> None:
     paired, _ = similarity_model({"en>ar": 2.0, "ar>en": -5.0})
     chosen = paired.select(question, vector, ranked)
     assert chosen.answerable and chosen.confidence == pytest.approx(1 / (1 + np.exp(-1.0)))
-    # the answering language's sentences come first, each part in its order
-    assert [r.article_id for r in chosen.ranked] == ["a3", "a1", "a2"]
+    assert chosen.answering == {"ar"} and chosen.ranked == ranked  # the ranking as it was
+    # the answer quotes the answering language's sentence, not the English ones above it
+    assert [r.article_id for r in chosen.quotable()] == ["a3"]
+    draft = ExtractiveAnswerer().draft(question, chosen, 5)
+    assert draft.answered and {c.sentence_id for c in draft.claims} == {"a3:h:s0"}
 
 
 def test_other_language_articles_never_make_an_answered_question_refused() -> None:
@@ -256,5 +260,5 @@ def test_other_language_articles_never_make_an_answered_question_refused() -> No
     english = [sentence(3, "en", 0.7, baseline=0.5), sentence(4, "en", 0.5, baseline=0.5)]
     beside = model.select(question, vector, [english[0], *arabic, english[1]])
     assert beside.answerable and beside.confidence == pytest.approx(alone.confidence)
-    assert [r.article_id for r in beside.ranked] == ["a1", "a2", "a3", "a4"]
+    assert [r.article_id for r in beside.quotable()] == ["a1", "a2"]
     assert set(model.signals(question, vector, beside.ranked)) == {"ar", "en"}

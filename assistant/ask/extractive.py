@@ -60,7 +60,7 @@ class ExtractiveAnswerer:
         ranked = selection.ranked
         if not selection.answerable or not ranked:
             return abstain(question, ranked[:k])
-        pool = ranked[:CLAIM_POOL]
+        pool = selection.quotable()[:CLAIM_POOL]
         read = _read_parts(question, pool, self.min_has_answer)
         if read:
             return _answer(question, read, short=read[0][1])

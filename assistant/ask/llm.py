@@ -93,9 +93,9 @@ class LLMAnswerer:
     def stream(self, question: Question, selection: Selection, k: int) -> Iterator[str | Draft]:
         """The model's text as it comes, then the draft. Weak evidence is not sent: the
         answer then says the articles do not say, as the extractive one does."""
-        ranked = selection.ranked[:k]
+        ranked = selection.quotable()[:k]
         if not selection.answerable or not ranked:
-            yield abstain(question, ranked)
+            yield abstain(question, selection.ranked[:k])
             return
         shown = numbered(ranked)
         parts: list[str] = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -42,11 +42,20 @@ Features = tuple[float, ...]
 
 @dataclass(frozen=True)
 class Selection:
-    """The ranked evidence (best first; what an answerer may cite) and whether it answers."""
+    """The ranked evidence (best first; what an answerer is given) and whether it answers;
+    `answering`, the languages whose evidence answers (empty: no language apart)."""
 
     ranked: list[SentenceRecord]
     confidence: float
     answerable: bool
+    answering: frozenset[str] = frozenset()
+
+    def quotable(self) -> list[SentenceRecord]:
+        """The ranked sentences an answer quotes from: those of the answering languages (an
+        English question answered by Arabic evidence quotes the Arabic sentences, not the
+        unrelated English ones ranked above them)."""
+        chosen = [r for r in self.ranked if r.language in self.answering]
+        return chosen if chosen else list(self.ranked)
 
 
 class EvidenceSelector(Protocol):
@@ -141,8 +150,8 @@ class EvidenceModel:
     beside them (adding articles in another language never makes a question refused that
     was answered), and an unrelated English sentence that happens to stand out of its
     language's candidates is judged as cross-lingual evidence for an Arabic question, with
-    that pair's weight. When the evidence of some languages answers and that of others does
-    not, the answering languages' sentences come first."""
+    that pair's weight. The answer quotes the sentences of the languages whose evidence
+    answers (`Selection.quotable`); the ranking is left as it is."""
 
     def __init__(
         self, settings: AbstentionSettings, background: Background, min_confidence: float
@@ -174,10 +183,8 @@ class EvidenceModel:
         if not found:
             return Selection(list(ranked), 0.0, False)
         confidence = {lang: self.confidence(question, s) for lang, s in found.items()}
-        answering = {lang for lang, c in confidence.items() if c >= self.min_confidence}
-        return Selection(
-            answering_first(ranked, answering), max(confidence.values()), bool(answering)
-        )
+        answering = frozenset(lang for lang, c in confidence.items() if c >= self.min_confidence)
+        return Selection(list(ranked), max(confidence.values()), bool(answering), answering)
 
     def confidence(self, question: Question, found: Signals) -> float:
         """How sure the evidence of one language answers: the reader's weights where the
@@ -225,17 +232,6 @@ class EvidenceModel:
             read=max(r.has_answer for r in pool),
             language=best.language,
         )
-
-
-def answering_first(
-    ranked: Sequence[SentenceRecord], answering: Collection[str]
-) -> list[SentenceRecord]:
-    """`ranked` with the sentences of the `answering` languages first (each part in its
-    order); as it is when all languages answer or none does."""
-    first = [r for r in ranked if r.language in answering]
-    if not first or len(first) == len(ranked):
-        return list(ranked)
-    return first + [r for r in ranked if r.language not in answering]
 
 
 def coverage(question: Question, top: Sequence[SentenceRecord]) -> float:
