@@ -128,7 +128,8 @@ def features(
         vector = pipeline.embed(question)
         found = model.signals(question, vector, pipeline.rank(question, filters, vector=vector))
         own = found.pop(question.language, None)
-        asked.own.append(own.values(reading) if own else ())
+        if own is not None:  # none: nothing of the question's language was found
+            asked.own.append(own.values(reading))
         for lang, signals in found.items():
             pair = f"{question.language}>{lang}"
             asked.cross.setdefault(pair, []).append(signals.values(reading))
