@@ -35,12 +35,12 @@ from assistant import (
     Assistant,
     Calibration,
     EvidenceModel,
-    Filters,
     Settings,
     read_question,
     with_location,
 )
 from assistant.ask.read import bundled_weights
+from assistant.ask.select import pair_models
 from core.embedder import Embedder
 from training.reader_data import Paragraph, load_corpus, split_dev
 
@@ -113,12 +113,11 @@ class Asked:
 def features(
     assistant: Assistant,
     questions: Sequence[str],
-    filters: Filters | None = None,
     *,
     reading: bool = False,
 ) -> Asked:
-    """The evidence model's inputs for each question (limited by `filters`), from the
-    product's own pipeline; with the reader's has-answer probability when `reading`."""
+    """The evidence model's inputs for each question, from the product's own pipeline; with
+    the reader's has-answer probability when `reading`."""
     pipeline = assistant.pipeline()
     model = pipeline.selector
     if not isinstance(model, EvidenceModel):
@@ -126,7 +125,7 @@ def features(
     asked = Asked([], {})
     for question in map(read_question, questions):
         vector = pipeline.embed(question)
-        found = model.signals(question, vector, pipeline.rank(question, filters, vector=vector))
+        found = model.signals(question, vector, pipeline.rank(question, vector=vector))
         own = found.pop(question.language, None)
         if own is not None:  # none: nothing of the question's language was found
             asked.own.append(own.values(reading))
@@ -210,10 +209,9 @@ def model_for(
 ) -> Calibration:
     """The fitted model as the setting `name` meets it: a cross-lingual setting with its
     pair's cross weight."""
-    pair = name.removeprefix(CROSS).strip()
-    if name.startswith(CROSS) and pair in pairs:
-        weights = (*weights[:-1], pairs[pair])
-    return Calibration(tuple(weights), bias, min_confidence)
+    pair = name.removeprefix(CROSS).strip() if name.startswith(CROSS) else ""
+    base = Calibration(tuple(weights), bias, min_confidence)
+    return pair_models(weights, bias, pairs, min_confidence).get(pair, base)
 
 
 def collect(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -158,8 +158,10 @@ class EvidenceModel:
     ) -> None:
         self.settings = settings
         self.background = background
-        self.min_confidence = min_confidence
         self.calibration = Calibration(settings.weights, settings.bias, min_confidence)
+        self.paired = pair_models(
+            settings.weights, settings.bias, settings.cross_pairs, min_confidence
+        )
         self.reading = (
             Calibration(settings.reader_weights, settings.reader_bias, min_confidence)
             if settings.reader_weights
@@ -183,7 +185,8 @@ class EvidenceModel:
         if not found:
             return Selection(list(ranked), 0.0, False)
         confidence = {lang: self.confidence(question, s) for lang, s in found.items()}
-        answering = frozenset(lang for lang, c in confidence.items() if c >= self.min_confidence)
+        bar = self.calibration.min_confidence
+        answering = frozenset(lang for lang, c in confidence.items() if c >= bar)
         return Selection(list(ranked), max(confidence.values()), bool(answering), answering)
 
     def confidence(self, question: Question, found: Signals) -> float:
@@ -200,11 +203,7 @@ class EvidenceModel:
     def model_for(self, pair: str) -> Calibration:
         """The base model with `pair`'s cross weight ("en>ar": an English question over Arabic
         evidence; a pair without one of its own takes the last of `weights`)."""
-        cross = self.settings.cross_pairs.get(pair)
-        if cross is None:
-            return self.calibration
-        weights = (*self.settings.weights[:-1], cross)
-        return Calibration(weights, self.settings.bias, self.min_confidence)
+        return self.paired.get(pair, self.calibration)
 
     def signals(
         self, question: Question, vector: np.ndarray, ranked: Sequence[SentenceRecord]
@@ -232,6 +231,17 @@ class EvidenceModel:
             read=max(r.has_answer for r in pool),
             language=best.language,
         )
+
+
+def pair_models(
+    weights: Sequence[float], bias: float, cross_pairs: Mapping[str, float], min_confidence: float
+) -> dict[str, Calibration]:
+    """The model of each language pair that has a cross weight of its own: the base weights
+    with that weight in place of the last (`cross`)."""
+    return {
+        pair: Calibration((*weights[:-1], cross), bias, min_confidence)
+        for pair, cross in cross_pairs.items()
+    }
 
 
 def coverage(question: Question, top: Sequence[SentenceRecord]) -> float:
