@@ -55,6 +55,12 @@ def configure(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-distractors", action="store_true", help="skip the second run")
     command.add_argument("--no-english-distractors", action="store_true", help="skip the third run")
     command.add_argument("--no-large", action="store_true", help="skip the large latency store")
+    command.add_argument(
+        "--no-langchain",
+        action="store_true",
+        help="leave the LangChain baseline out: its chunks are not embedded (with a slow "
+        "embedder they cost as much as the articles' sentences)",
+    )
     command.add_argument("--articles", type=int, help="only the first N XQuAD-R articles")
     command.add_argument("--questions", type=int, help="only the first N questions per setting")
     command.add_argument(
@@ -103,6 +109,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         articles=args.articles,
         questions=args.questions,
         compare=tuple(args.compare),
+        langchain=not args.no_langchain,
     )
 
 

@@ -60,6 +60,7 @@ SETTINGS = (
 )
 SYSTEMS = ("BM25", "LangChain", "news-assistant")
 PROJECT = "news-assistant"
+LANGCHAIN = "LangChain"
 MAX_EXAMPLES = 8
 
 
@@ -95,12 +96,14 @@ class Plan:
     latency_questions: int = 100
     depth: int = 20
     compare: tuple[str, ...] = ()
+    langchain: bool = True
 
     @property
     def systems(self) -> list[str]:
-        """The systems asked: the baselines, the project, and the project once more with each
-        setting of `compare` ("retrieval.per_language=false") changed."""
-        return [*SYSTEMS, *(f"{PROJECT} [{change}]" for change in self.compare)]
+        """The systems asked: the baselines (LangChain unless `langchain` is off), the project,
+        and the project once more with each setting of `compare` changed."""
+        baselines = [s for s in SYSTEMS if s != LANGCHAIN or self.langchain]
+        return [*baselines, *(f"{PROJECT} [{change}]" for change in self.compare)]
 
 
 @dataclass
@@ -135,6 +138,9 @@ class Run:
         self.add_baseline(assistant, articles, label)
 
     def add_baseline(self, assistant: Assistant, articles: Sequence[Article], label: str) -> None:
+        """The LangChain baseline's chunks of `articles` (none when the plan leaves it out)."""
+        if not self.plan.langchain:
+            return
         chroma = langchain_store(assistant.store, self.embedder)
         step = self.tracker.phase(f"LangChain chunks of {label}", None)
         add_to_langchain(chroma, articles, step)
@@ -237,7 +243,7 @@ def _distractor_stores(
 def _news_store(run: Run, name: str, news: Sequence[Article]) -> Assistant:
     """The store of `news` (and its LangChain chunks) in the work folder: built on the first
     run, reused by the next ones (a store left unfinished is built again)."""
-    folder = run.plan.work / f"store-{name}-{len(news)}"
+    folder = _news_folder(run.plan, name, len(news))
     done = folder / "eval-complete"
     if not done.exists():
         shutil.rmtree(folder, ignore_errors=True)
@@ -248,13 +254,18 @@ def _news_store(run: Run, name: str, news: Sequence[Article]) -> Assistant:
     return run.assistant(folder)
 
 
+def _news_folder(plan: Plan, name: str, n: int) -> Path:
+    """Where the news store lives; one without LangChain chunks has its own folder."""
+    return plan.work / (f"store-{name}-{n}" if plan.langchain else f"store-{name}-{n}-bare")
+
+
 def _beside_news(
     run: Run, root: Path, name: str, news: Sequence[Article], language: str
 ) -> Assistant:
     """A copy of the `name` news store with one language's XQuAD-R articles added."""
     _news_store(run, name, news).store.close()
     folder = root / f"{name}+xquad-{language}"
-    shutil.copytree(run.plan.work / f"store-{name}-{len(news)}", folder)
+    shutil.copytree(_news_folder(run.plan, name, len(news)), folder)
     assistant = run.assistant(folder)
     articles = run.corpora[language].articles
     run.ingest(assistant, articles, f"XQuAD-R {language} into a copy of the {name} store")
@@ -322,14 +333,12 @@ def _evaluate(run: Run, stores: dict[str, Assistant]) -> dict[str, Any]:
 
 
 def _systems(run: Run, assistant: Assistant) -> dict[str, System]:
-    table = SentenceTable(assistant.store)
-    chroma = langchain_store(assistant.store, run.embedder)
-    embeddings = EmbedderEmbeddings(run.embedder)
-    systems: dict[str, System] = {
-        "BM25": Bm25Baseline(assistant.store, run.plan.depth),
-        "LangChain": LangChainBaseline(chroma, table, embeddings),
-        PROJECT: ProjectSystem(assistant, run.plan.depth),
-    }
+    systems: dict[str, System] = {"BM25": Bm25Baseline(assistant.store, run.plan.depth)}
+    if run.plan.langchain:
+        chroma = langchain_store(assistant.store, run.embedder)
+        embeddings = EmbedderEmbeddings(run.embedder)
+        systems[LANGCHAIN] = LangChainBaseline(chroma, SentenceTable(assistant.store), embeddings)
+    systems[PROJECT] = ProjectSystem(assistant, run.plan.depth)
     for change in run.plan.compare:
         changed = Assistant(
             changed_settings(assistant.settings, change), store=assistant.store,
@@ -382,18 +391,20 @@ def _losses(
     for i in misses:
         rank = project[i].rank
         ranks["not ranked" if rank < 0 else "2-5" if rank < 5 else "6-20"] += 1
+    baselines = [s for s in (LANGCHAIN, "BM25") if s in scores]
     examples: list[dict[str, Any]] = []
     for i in misses:
-        winner = next((s for s in ("LangChain", "BM25") if scores[s][i].rank == 0), None)
+        winner = next((s for s in baselines if scores[s][i].rank == 0), None)
         if winner is not None and len(examples) < MAX_EXAMPLES:
             examples.append(_example(golds[i], project[i], replies, winner, i))
+    hits = {
+        f"{s.lower()}_hits_where_project_misses": sum(scores[s][i].rank == 0 for i in misses)
+        for s in reversed(baselines)
+    }
     return {
         "questions": len(golds),
         "project_misses_at_1": len(misses),
-        "bm25_hits_where_project_misses": sum(scores["BM25"][i].rank == 0 for i in misses),
-        "langchain_hits_where_project_misses": sum(
-            scores["LangChain"][i].rank == 0 for i in misses
-        ),
+        **hits,
         "project_rank_of_gold": ranks,
         "examples": examples,
     }

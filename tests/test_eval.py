@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from assistant import Settings
+from assistant import Assistant, Settings
+from assistant.api import with_location
 from evaluation.command import EvalError, plan_from, save_results
 from evaluation.metrics import contains_answer, normalize_answer, score, summarize, token_f1
 from evaluation.news import spread_files
 from evaluation.report import write_report
 from evaluation.run import Plan, changed_settings, english_news, pairs, run_eval
-from evaluation.systems import Reply, Sentence, langchain_chunks
+from evaluation.systems import LANGCHAIN_COLLECTION, Reply, Sentence, langchain_chunks
 from evaluation.xquad import Gold, check_answers, load_corpus
 
 ARTICLES = {
@@ -142,13 +143,16 @@ def test_missing_xquad_folder_is_named(tmp_path: Path) -> None:
         data=tmp_path, work=tmp_path / "w", distractors=None, corpus=None, large=10,
         no_distractors=False, no_large=False, articles=None, questions=None,
         english_distractors=None, english=2, no_english_distractors=False, compare=[],
+        no_langchain=False,
     )  # fmt: skip
     with pytest.raises(EvalError, match="no XQuAD-R files"):
         plan_from(args)
     write_xquad(tmp_path / "xquad-r")
     plan = plan_from(args)
     assert plan.xquad == tmp_path / "xquad-r" and plan.distractors is None
-    assert plan.english_distractors is None
+    assert plan.english_distractors is None and plan.langchain
+    args.no_langchain = True
+    assert plan_from(args).systems == ["BM25", "news-assistant"]
     write_english_news(tmp_path / "bbc_news" / "bbc")
     assert plan_from(args).english_distractors == tmp_path / "bbc_news" / "bbc"
     args.english_distractors = tmp_path / "nowhere"
@@ -312,3 +316,29 @@ def test_eval_measures_speed_and_writes_the_report(results: dict[str, Any], tmp_
     assert json.loads(rows[0])["rank"].keys() == set(SYSTEMS)
     saved = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     assert "questions" not in saved["runs"]["XQuAD-R"] and "questions" in results["runs"]["XQuAD-R"]
+
+
+@pytest.mark.model
+def test_no_langchain_leaves_the_baseline_and_its_chunks_out(
+    tmp_path: Path, e5_embedder: Any
+) -> None:
+    xquad = write_xquad(tmp_path / "xquad-r")
+    plan = Plan(
+        xquad=xquad, work=tmp_path / "work", english_distractors=write_english_news(
+            tmp_path / "bbc"), english=3, latency_questions=2, langchain=False,
+    )  # fmt: skip
+    results = run_eval(plan, e5_embedder)
+    assert results["systems"] == ["BM25", "news-assistant"]
+    for run in results["runs"].values():
+        for figures in run["settings"].values():
+            assert set(figures) == {"BM25", "news-assistant"}
+        for loss in run["losses"].values():
+            assert "langchain_hits_where_project_misses" not in loss
+            assert "bm25_hits_where_project_misses" in loss
+    news = plan.work / "store-english-news-3-bare"
+    assert (news / "eval-complete").exists()
+    store = Assistant(with_location(Settings(), str(news)), embedder=e5_embedder).store
+    names = [c.name for c in store.client.list_collections()]  # type: ignore[attr-defined]
+    assert names and LANGCHAIN_COLLECTION not in names
+    store.close()
+    assert "LangChain" not in write_report(results, tmp_path / "out")[1].read_text()
