@@ -313,9 +313,57 @@ def readings_of(batch: ReaderBatch, logits: ReaderLogits) -> list[Reading]:
     probs = torch.sigmoid(logits.has_answer.float()).tolist()
     rows = zip(batch.sentences, batch.offsets, first.tolist(), last.tolist(), strict=True)
     return [
-        Reading(prob, *char_span(sentence, offsets, i, j), value)
+        Reading(prob, *tidy_span(sentence, *char_span(sentence, offsets, i, j)), value)
         for (sentence, offsets, i, j), prob, value in zip(rows, probs, score.tolist(), strict=True)
     ]
+
+
+_CLOSERS = {"(": ")", "[": "]", "«": "»", "“": "”"}
+_OPENERS = {close: open_ for open_, close in _CLOSERS.items()}
+_TRAILING = ",;:،؛"
+
+
+def tidy_span(sentence: str, start: int, end: int) -> tuple[int, int]:
+    """`sentence[start:end]` without what a span should not start or end with: spaces, a
+    trailing comma, semicolon, colon or full stop (not an abbreviation's, "U.S."), a bracket
+    or quote mark whose partner is outside it, or brackets around the whole of it. Still
+    verbatim: only its ends move inward; a span that would become empty is kept as it was."""
+    a, b = start, end
+    while a < b:
+        part = sentence[a:b]
+        if part[0].isspace() or _unpaired_opener(part) or _wrapped(part):
+            a += 1
+        if part[-1].isspace() or _loose_end(part) or _wrapped(part):
+            b -= 1
+        if sentence[a:b] == part:
+            break
+    return (a, b) if a < b else (start, end)
+
+
+def _unpaired_opener(part: str) -> bool:
+    return part[0] in _CLOSERS and _CLOSERS[part[0]] not in part[1:]
+
+
+def _loose_end(part: str) -> bool:
+    last = part[-1]
+    if last in _TRAILING:
+        return True
+    if last == ".":
+        return "." not in part.split()[-1][:-1]  # "U.S." keeps its stop
+    return last in _OPENERS and _OPENERS[last] not in part[:-1]
+
+
+def _wrapped(part: str) -> bool:
+    """`part` is one bracketed or quoted whole: "(1996)", not "(a) (b)"."""
+    closer = _CLOSERS.get(part[0])
+    if closer is None or len(part) < 3 or part[-1] != closer:
+        return False
+    depth = 0
+    for n, char in enumerate(part):
+        depth += (char == part[0]) - (char == closer)
+        if depth == 0 and n < len(part) - 1:
+            return False
+    return True
 
 
 def best_spans(
@@ -396,10 +444,15 @@ def load_delta(model: ReaderModel, path: Path) -> None:
 
 
 def load_reader(
-    weights: Path, backbone_folder: Path, *, device: torch.device | str = "cpu"
+    weights: Path,
+    backbone_folder: Path,
+    *,
+    device: torch.device | str = "cpu",
+    max_len: int | None = None,
 ) -> Reader:
     """The reader saved at `weights` (a `reader.safetensors` file or a folder holding one) on
-    the backbone in `backbone_folder` (the folder `core.e5_model.ensure_e5_model` returns)."""
+    the backbone in `backbone_folder` (the folder `core.e5_model.ensure_e5_model` returns),
+    reading `max_len` tokens a pair (None: as many as it was trained with)."""
     path = weights / WEIGHTS_NAME if weights.is_dir() else weights
     if not path.is_file():
         raise ModelError(f"no reader weights at {path}: train them with `make train-reader`")
@@ -410,7 +463,7 @@ def load_reader(
         backbone_folder, int(info["tuned_layers"]), None if layers is None else int(layers)
     )
     load_delta(model, path)
-    return Reader(model, tokenizer, max_len=int(info["max_len"]), device=device)
+    return Reader(model, tokenizer, max_len=max_len or int(info["max_len"]), device=device)
 
 
 def describe_backbone(backbone_folder: Path) -> str:

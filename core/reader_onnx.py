@@ -190,12 +190,14 @@ class OnnxReader:
     threads (0: one per physical core). Pairs are read in batches of similar length, as the
     torch Reader does."""
 
-    def __init__(self, folder: Path, *, threads: int = 0, batch_size: int = 32) -> None:
+    def __init__(
+        self, folder: Path, *, threads: int = 0, batch_size: int = 32, max_len: int | None = None
+    ) -> None:
         from transformers import AutoTokenizer
 
         meta = read_meta(folder)
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        self.max_len = int(meta["max_len"])
+        self.max_len = max_len or int(meta["max_len"])
         self.batch_size = batch_size
         self.session = open_session(Path(folder) / MODEL_FILE, threads)
 
@@ -215,11 +217,13 @@ def load_onnx_reader(
     variant: ReaderVariant = "onnx",
     *,
     threads: int = 0,
+    max_len: int | None = None,
 ) -> OnnxReader:
-    """The reader saved at `weights` (a file or a folder holding one), by ONNX Runtime."""
+    """The reader saved at `weights` (a file or a folder holding one), by ONNX Runtime,
+    reading `max_len` tokens a pair (None: as many as it was trained with)."""
     path = weights / WEIGHTS_NAME if weights.is_dir() else weights
     if not path.is_file():
         raise ModelError(f"no reader weights at {path}: train them with `make train-reader`")
     read_metadata(path)  # a clear error for a file that is not reader weights
     folder = ensure_reader_onnx(path, backbone_folder, cache_dir, variant)
-    return OnnxReader(folder, threads=threads)
+    return OnnxReader(folder, threads=threads, max_len=max_len)

@@ -188,6 +188,11 @@ class ReaderSettings(BaseModel):
         2, ge=1, le=50, description="Best sentences read per question (each costs about "
         "45 ms on 2 cores over news: scripts/bench_reader_ask.py).",
     )  # fmt: skip
+    max_len: int | None = Field(
+        128, ge=32, le=512, description="Tokens of one reading: the question, the sentence "
+        "and what fits of its neighbours (None: the length the weights were trained at, 160 "
+        "for the bundled ones). Shorter reads faster; README, The trained reader.",
+    )  # fmt: skip
     weight: float = Field(2.0, description="Weight of the has-answer probability in the rank.")
     min_has_answer: float = Field(
         0.5, ge=0.0, le=1.0, description="Has-answer probability for a span to be stated."

@@ -1,7 +1,7 @@
 """The reader's cost in an ask (not a test): `Assistant.ask` p50/p95 over the same news questions
 on the 1,000-article store with the reader off and with each reader variant (backend, depth,
-threads), in one process, the variants asked in turn question by question (so a busy moment of
-the machine falls on all), and each variant's added p50 against the reader off.
+threads, tokens), in one process, the variants asked in turn question by question (so a busy
+moment of the machine falls on all), and each variant's added p50 against the reader off.
 
     .venv/bin/python scripts/bench_reader_ask.py [--small bench-out/store-1k] [--questions 100]
 
@@ -23,14 +23,15 @@ from assistant import Assistant
 from core.settings import ReaderSettings
 from evaluation.speed import news_questions, percentiles
 
-VARIANTS = {  # name: reader settings (None: the reader off)
+VARIANTS = {  # name: reader settings (None: the reader off); max_len None: as trained (160)
     "reader off": None,
-    "torch depth 8, 1 thread": {"backend": "torch", "depth": 8},
-    "onnx depth 8": {"backend": "onnx", "depth": 8},
-    "onnx depth 4": {"backend": "onnx", "depth": 4},
-    "onnx depth 3": {"backend": "onnx", "depth": 3},
-    "onnx depth 2": {"backend": "onnx", "depth": 2},
-    "onnx-int8 depth 4": {"backend": "onnx-int8", "depth": 4},
+    "torch depth 8, 1 thread": {"backend": "torch", "depth": 8, "max_len": None},
+    "onnx depth 8": {"backend": "onnx", "depth": 8, "max_len": None},
+    "onnx depth 2": {"backend": "onnx", "depth": 2, "max_len": None},
+    "onnx depth 2, 128 tokens": {"backend": "onnx", "depth": 2, "max_len": 128},
+    "onnx depth 2, 96 tokens": {"backend": "onnx", "depth": 2, "max_len": 96},
+    "onnx depth 3, 128 tokens": {"backend": "onnx", "depth": 3, "max_len": 128},
+    "onnx-int8 depth 2, 128": {"backend": "onnx-int8", "depth": 2, "max_len": 128},
 }
 
 

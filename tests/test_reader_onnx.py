@@ -53,12 +53,14 @@ def test_the_export_reads_as_the_torch_reader(
     tmp_path: Path,
 ) -> None:
     pairs = fixture_pairs()
-    expected = load_reader(weights, backbone).read(pairs)
-    found = load_onnx_reader(weights, backbone, tmp_path / "cache", threads=1).read(pairs)
-    assert len(found) == len(pairs) > 4
-    for want, got in zip(expected, found, strict=True):
-        assert (got.start, got.end) == (want.start, want.end)
-        assert got.has_answer == pytest.approx(want.has_answer, abs=1e-4)
+    for max_len in (None, 32):  # as trained (48), and shorter readings
+        expected = load_reader(weights, backbone, max_len=max_len).read(pairs)
+        onnx = load_onnx_reader(weights, backbone, tmp_path / "cache", threads=1, max_len=max_len)
+        found = onnx.read(pairs)
+        assert len(found) == len(pairs) > 4 and onnx.max_len == (max_len or 48)
+        for want, got in zip(expected, found, strict=True):
+            assert (got.start, got.end) == (want.start, want.end)
+            assert got.has_answer == pytest.approx(want.has_answer, abs=1e-4)
 
 
 def test_the_export_is_made_once_and_again_for_new_weights(
@@ -105,6 +107,9 @@ def test_the_factory_builds_the_backend_the_settings_name(
     torch_reader = _load(weights, ReaderSettings(backend="torch"), tmp_path / "cache")
     assert isinstance(onnx, OnnxReader)
     assert type(torch_reader).__name__ == "Reader"
+    assert onnx.max_len == torch_reader.max_len == ReaderSettings().max_len  # type: ignore[attr-defined]
+    trained = _load(weights, ReaderSettings(backend="torch", max_len=None), tmp_path / "cache")
+    assert trained.max_len == 48  # type: ignore[attr-defined]
 
 
 def test_weights_that_are_not_a_reader_are_named(

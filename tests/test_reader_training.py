@@ -21,6 +21,7 @@ from core.reader_model import (
     encode,
     load_reader,
     save_delta,
+    tidy_span,
     token_span,
 )
 from training.reader_data import (
@@ -239,6 +240,29 @@ def test_spans_map_back_to_the_sentence_verbatim(qa_data: Path, backbone: Path) 
         assert example.sentence[start:end] == example.answers[0]
         candidate = [i for i, (a, _) in enumerate(batch.offsets[row]) if a >= 0]
         assert batch.token_type_ids[row].nonzero().flatten().tolist() == candidate
+
+
+@pytest.mark.parametrize(
+    ("span", "tidy"),
+    [
+        ("(1996)", "1996"),
+        ("(15 November 1889", "15 November 1889"),
+        ("Smith)", "Smith"),
+        ("مذهب إسلامي.", "مذهب إسلامي"),
+        ("قبل سنّ العشرين؛", "قبل سنّ العشرين"),
+        ("«28 مدنياً»", "28 مدنياً"),
+        ("the (big) dog, ", "the (big) dog"),
+        ("U.S.", "U.S."),
+        ("(a) (b)", "(a) (b)"),
+        ("((a) b)", "(a) b"),
+        ("2.3%", "2.3%"),
+        ("(", "("),
+    ],
+)
+def test_a_span_loses_loose_punctuation_and_stays_verbatim(span: str, tidy: str) -> None:
+    sentence = f"Before {span} after"
+    start, end = tidy_span(sentence, 7, 7 + len(span))
+    assert sentence[start:end] == tidy
 
 
 def test_long_neighbours_are_cut_before_the_candidate(backbone: Path) -> None:

@@ -121,10 +121,12 @@ def _load(weights: Path, settings: ReaderSettings, cache_dir: Path) -> SentenceR
     if backend == "torch":
         from core.reader_model import load_reader
 
-        return load_reader(weights, backbone)
+        return load_reader(weights, backbone, max_len=settings.max_len)
     from core.reader_onnx import load_onnx_reader
 
-    return load_onnx_reader(weights, backbone, cache_dir, backend, threads=settings.threads)
+    return load_onnx_reader(
+        weights, backbone, cache_dir, backend, threads=settings.threads, max_len=settings.max_len
+    )
 
 
 def bundled_weights() -> Path:
