@@ -9,7 +9,8 @@ absolute difference of probabilities. XQuAD-R only measures here: nothing is cho
 
 Quality: the reader's held-out training slice (the 5% of qa-train paragraphs `make
 train-reader` keeps out, rebuilt with its seed), span EM/F1 and has-answer AUC per backend:
-what a backend loses, measured on training data.
+what a backend loses, measured on training data. `--lengths 160,128,96` scores the torch reader
+on that slice at each reading length (`reader.max_len`) instead.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from core.reader_model import ReaderPair, Reading, load_reader
 from core.reader_onnx import load_onnx_reader
 from core.settings import EmbedderSettings
 from training.abstention import reader_dev_percent
-from training.reader_data import Sampling, epoch_examples, load_corpus, split_dev
+from training.reader_data import (
+    ReaderExample,
+    Sampling,
+    epoch_examples,
+    load_corpus,
+    split_dev,
+)
 from training.reader_loop import score_reader
 from training.reader_metrics import dev_scores, scores_by_language
 
@@ -113,10 +120,26 @@ def cost(readers: dict[str, SentenceReader], sets: list[list[ReaderPair]]) -> No
         )
 
 
-def quality(readers: dict[str, SentenceReader], qa_train: Path, seed: int) -> None:
+def held_out_examples(qa_train: Path, seed: int) -> list[ReaderExample]:
     corpus = load_corpus(qa_train)
     _, held_out = split_dev(corpus.paragraphs, reader_dev_percent())
-    examples = epoch_examples(held_out, seed, 0, Sampling(arabic_copies=1))
+    return epoch_examples(held_out, seed, 0, Sampling(arabic_copies=1))
+
+
+def lengths(qa_train: Path, seed: int, lengths: list[int]) -> None:
+    """Held-out scores of the torch reader reading `lengths` tokens a pair."""
+    examples = held_out_examples(qa_train, seed)
+    backbone = ensure_e5_model(EmbedderSettings().cache_dir)
+    print(f"held-out training slice: {len(examples)} examples")
+    for max_len in lengths:
+        rows = score_reader(load_reader(bundled_weights(), backbone, max_len=max_len), examples)
+        print(f"{max_len:3} tokens   all: {dev_scores(rows).line()}")
+        for language, scores in scores_by_language(rows).items():
+            print(f"{'':13}{language}:  {scores.line()}")
+
+
+def quality(readers: dict[str, SentenceReader], qa_train: Path, seed: int) -> None:
+    examples = held_out_examples(qa_train, seed)
     print(f"held-out training slice: {len(examples)} examples")
     for name, reader in readers.items():
         if name.startswith("onnx, 1"):
@@ -134,8 +157,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="onnx threads (0: all cores)")
     parser.add_argument("--seed", type=int, default=13, help="the training run's seed")
     parser.add_argument("--no-quality", action="store_true", help="skip the held-out slice")
+    parser.add_argument("--lengths", help="only the held-out slice at these reading lengths")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.lengths:
+        lengths(args.data / "qa-train", args.seed, [int(n) for n in args.lengths.split(",")])
+        return
     readers = backends(args.threads)
     xquad = args.data / "xquad-r"
     cost(readers, [q for lang in ("ar", "en") for q in questions(xquad, lang, args.questions)])
