@@ -66,7 +66,11 @@ def test_the_reader_reranks_and_its_span_is_stated_first(stored: ChromaStore) ->
     assert answer.evidence[0].sentence.startswith(OBSERVATORY)
     assert answer.evidence[0].has_answer == pytest.approx(0.97)
     assert answer.short_answer == "28 مدنياً"
-    assert answer.text == "بحسب المرصد السوري لحقوق الإنسان: «28 مدنياً» [1]"
+    assert answer.text.splitlines()[:3] == [  # the rules give the figures of the other voices
+        "الأرقام بحسب كل مصدر:",
+        "- بحسب المرصد السوري لحقوق الإنسان: «28 مدنياً» [1]",
+        "- بحسب مصادر محلية: «أكثر من 30 شخصاً» [2]",
+    ]
     cited = answer.citations[0]
     assert cited.sentence[cited.part_start : cited.part_end] == "28 مدنياً"  # to point it out
     assert len(reader.asked) == 8
@@ -83,6 +87,22 @@ def test_a_count_gives_each_sources_figure_and_the_best_as_the_short_answer(
     lines = answer.text.splitlines()
     assert lines[1] == "- بحسب المرصد السوري لحقوق الإنسان: «28 مدنياً» [1]"
     assert "«30 شخصاً» [2]" in lines[2] and "مصادر محلية" in lines[2]
+
+
+def test_a_count_read_in_one_voice_only_states_that_voice(stored: ChromaStore) -> None:
+    reader = FakeReader("أكثر من 30 شخصاً")
+    answer = reading_assistant(stored, reader).ask("كم عدد القتلى المدنيين؟")
+    assert answer.short_answer == "أكثر من 30 شخصاً"
+    lines = answer.text.splitlines()
+    assert lines[1] == "- بحسب مصادر محلية: «أكثر من 30 شخصاً» [1]"
+    assert len(lines) == 1 + len(answer.citations) and len(answer.citations) > 1
+    assert all("مصادر محلية" not in line for line in lines[2:])  # each voice once
+
+
+def test_a_figure_read_about_an_earlier_event_says_when(stored: ChromaStore) -> None:
+    answer = reading_assistant(stored, FakeReader("ثمانية مدنيين")).ask("كم عدد القتلى المدنيين؟")
+    assert answer.short_answer == "ثمانية مدنيين"
+    assert "«ثمانية مدنيين … أواخر يونيو/حزيران الماضي» [1]" in answer.text.splitlines()[1]
 
 
 def test_other_questions_state_only_the_best_span(stored: ChromaStore) -> None:

@@ -48,8 +48,9 @@ CLAIM_POOL = 5  # the best sentences a claim may come from
 class ExtractiveAnswerer:
     """Answers by quoting the evidence. Where the reader read the best sentences, the span it
     points out best with at least `min_has_answer` (the short answer), and for "how many" the
-    figures it points out in other sources' sentences; else the rules: a figure and what it
-    counts for "how many", the actor for "who did", else the best sentence whole."""
+    figures it points out in other sources' sentences, then the figures the rules find for the
+    voices it did not point at; else the rules: a figure and what it counts for "how many", the
+    actor for "who did", else the best sentence whole."""
 
     mode = "extractive"
 
@@ -62,6 +63,9 @@ class ExtractiveAnswerer:
             return abstain(question, ranked[:k])
         pool = selection.quotable()[:CLAIM_POOL]
         read = _read_parts(question, pool, self.min_has_answer)
+        if read and question.kind == "count":
+            dated = [(record, _dated(record, part)) for record, part in read]
+            return _answer(question, _other_voices(dated, _claims(question, pool)), read[0][1])
         if read:
             return _answer(question, read, short=read[0][1])
         return _answer(question, _claims(question, pool))
@@ -81,6 +85,18 @@ def _read_parts(
     found = [read[0]]
     for record, part in read[1:]:
         if figures(part) and _voice(record) not in voices:
+            voices.add(_voice(record))
+            found.append((record, part))
+    return found[:MAX_CITATIONS]
+
+
+def _other_voices(read: Sequence[Found], ruled: Sequence[Found]) -> list[Found]:
+    """The reader's figures, then those the rules find in the sentences of voices it did not
+    point at, so that every source's figure is given side by side; the reader's stay first."""
+    voices = {_voice(record) for record, _ in read}
+    found = list(read)
+    for record, part in ruled:
+        if part != record.sentence and figures(part) and _voice(record) not in voices:
             voices.add(_voice(record))
             found.append((record, part))
     return found[:MAX_CITATIONS]
@@ -166,10 +182,16 @@ def _figure_part(record: SentenceRecord, found: Sequence[Figure]) -> Found | Non
     part = without_references(text[start:end])
     if len(part.split()) > 14:
         part = PIECES.join(f.span.text for f in found)
-    when = past_time(text)
+    return record, _dated(record, part)
+
+
+def _dated(record: SentenceRecord, part: str) -> str:
+    """A figure's part with the month or "last week" its sentence names, when the part lacks
+    it: a figure about an earlier event is then not read as one about this one."""
+    when = past_time(record.sentence)
     if when is not None and when.text not in part:
-        part = f"{part}{PIECES}{when.text}"
-    return record, part
+        return f"{part}{PIECES}{when.text}"
+    return part
 
 
 def _actor_parts(question: Question, pool: Sequence[SentenceRecord]) -> list[Found]:
