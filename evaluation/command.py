@@ -58,8 +58,8 @@ def configure(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--no-langchain",
         action="store_true",
-        help="leave the LangChain baseline out: its chunks are not embedded (with a slow "
-        "embedder they cost as much as the articles' sentences)",
+        help="leave the LangChain baseline out: its chunks (the articles' text once more) are "
+        "not embedded, which matters with a slow embedder",
     )
     command.add_argument("--articles", type=int, help="only the first N XQuAD-R articles")
     command.add_argument("--questions", type=int, help="only the first N questions per setting")
