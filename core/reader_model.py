@@ -331,9 +331,10 @@ def tidy_span(sentence: str, start: int, end: int) -> tuple[int, int]:
     a, b = start, end
     while a < b:
         part = sentence[a:b]
-        if part[0].isspace() or _unpaired_opener(part) or _wrapped(part):
+        wrapped = _wrapped(part)
+        if part[0].isspace() or _unpaired_opener(part) or wrapped:
             a += 1
-        if part[-1].isspace() or _loose_end(part) or _wrapped(part):
+        if part[-1].isspace() or _loose_end(part) or wrapped:
             b -= 1
         if sentence[a:b] == part:
             break

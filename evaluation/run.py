@@ -241,8 +241,9 @@ def _distractor_stores(
 
 
 def _news_store(run: Run, name: str, news: Sequence[Article]) -> Assistant:
-    """The store of `news` (and its LangChain chunks) in the work folder: built on the first
-    run, reused by the next ones (a store left unfinished is built again)."""
+    """The store of `news` (and its LangChain chunks, when the plan has the baseline) in the
+    work folder: built on the first run, reused by the next ones (a store left unfinished is
+    built again)."""
     folder = _news_folder(run.plan, name, len(news))
     done = folder / "eval-complete"
     if not done.exists():

@@ -126,12 +126,12 @@ def held_out_examples(qa_train: Path, seed: int) -> list[ReaderExample]:
     return epoch_examples(held_out, seed, 0, Sampling(arabic_copies=1))
 
 
-def lengths(qa_train: Path, seed: int, lengths: list[int]) -> None:
-    """Held-out scores of the torch reader reading `lengths` tokens a pair."""
+def lengths(qa_train: Path, seed: int, max_lens: list[int]) -> None:
+    """Held-out scores of the torch reader reading each of `max_lens` tokens a pair."""
     examples = held_out_examples(qa_train, seed)
     backbone = ensure_e5_model(EmbedderSettings().cache_dir)
     print(f"held-out training slice: {len(examples)} examples")
-    for max_len in lengths:
+    for max_len in max_lens:
         rows = score_reader(load_reader(bundled_weights(), backbone, max_len=max_len), examples)
         print(f"{max_len:3} tokens   all: {dev_scores(rows).line()}")
         for language, scores in scores_by_language(rows).items():
