@@ -83,6 +83,13 @@ def test_speakers_follow_the_article() -> None:
         ),
         ("Five people died, according to local officials.", "local officials"),
         ("Nobody knows.", ""),
+        (
+            "Mittal Steel could cut up to 45,000 jobs over the next five years, its chief "
+            "executive has said.",
+            "chief executive",
+        ),
+        ("Microsoft has said it will replace more than 14 million power cables.", "Microsoft"),
+        ("The ministry also said that 20 people died.", "The ministry"),
     ],
 )
 def test_english_speakers(sentence: str, expected: str) -> None:
