@@ -1,0 +1,109 @@
+"""Ask the hand-written news questions (evaluation/news_questions.jsonl) over their articles and
+print how the product does on questions as users ask them: short, paraphrased, over real news
+(SaudiNewsNet, BBC News and the bundled sample article), where XQuAD-R's are Wikipedia
+questions written beside their paragraph.
+
+    python scripts/check_news.py [--data ../shared/data] [--work news-check] [--distractors 200]
+        [--compare SECTION.KEY=VALUE ...] [--show]
+
+The store holds the questions' articles and `--distractors` more of each corpus (the first
+SaudiNewsNet articles of sample_1000.jsonl, BBC articles by category in turn); it is kept in
+--work and ingested again only for what changed. Each row of the table is one setting (the
+question's language > its article's): answerable questions answered, answered right (the gold
+answer in the answer text, or a short answer of token F1 >= 0.5 with it: "14 million" for
+"More than 14 million"), and answered citing a sentence of the gold article that holds the
+answer; questions the articles do not answer (a detail the article leaves out, or a topic no
+article is about) refused. `--compare` asks once more with a setting changed, as `news-assistant
+eval` does. A check set, never fitted on: the evidence model and the reader are fitted on
+qa-train only (evaluation/news_check.py judges the answers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant import Assistant, Settings, with_location  # noqa: E402
+from core.types import Article  # noqa: E402
+from evaluation.news_check import judge, load_questions, misses, table  # noqa: E402
+from evaluation.run import changed_settings, english_news  # noqa: E402
+from ingest.load import load_paths  # noqa: E402
+
+SAMPLE = ROOT / "data" / "sample"
+SAMPLE_SOURCE = "Al-Araby Al-Jadeed"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--work", type=Path, default=Path("news-check"))
+    parser.add_argument("--distractors", type=int, default=200, help="per corpus")
+    parser.add_argument("--compare", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--show", action="store_true", help="print each miss")
+    args = parser.parse_args()
+    rows = load_questions()
+    articles, ids = collect_articles(args.data, rows, args.distractors)
+    folder = args.work / f"store-{args.distractors}"
+    base = with_location(Settings(), str(folder))
+    assistant = Assistant(base)
+    summary = assistant.ingest_articles(articles)
+    if summary.failed:
+        raise SystemExit(f"ingest failed: {summary.failures[0]}")
+    print(f"{len(rows)} questions; store {folder}: {len(articles)} articles "
+          f"({summary.articles} embedded now, {summary.unchanged} unchanged)")  # fmt: skip
+    for name, settings in systems(base, args.compare):
+        asking = Assistant(settings, embedder=assistant.embedder)
+        outcomes = [judge(row, asking.ask(row["question"]), ids.get(_ref(row), "")) for row in rows]
+        print(f"\n{name}\n{table(outcomes)}")
+        if args.show:
+            print("\n".join(misses(outcomes)))
+
+
+def systems(base: Settings, compare: Sequence[str]) -> list[tuple[str, Settings]]:
+    return [("news-assistant", base)] + [
+        (f"news-assistant [{change}]", changed_settings(base, change)) for change in compare
+    ]
+
+
+def collect_articles(
+    data: Path, rows: Sequence[dict[str, Any]], distractors: int
+) -> tuple[list[Article], dict[str, str]]:
+    """The questions' articles and the distractors; `ids` maps each question's article
+    reference to its stored article id."""
+    wanted = {row["article"]["ref"] for row in rows if row.get("article")}
+    saudi = _articles(load_paths([data / "saudinewsnet" / "sample_1000.jsonl"], max_bytes=1 << 30))
+    bbc_folder = data / "bbc_news" / "bbc"
+    by_ref: dict[str, Article] = {a.url: a for a in saudi if a.url in wanted}
+    for ref in wanted - set(by_ref):
+        if (SAMPLE / ref).is_file():
+            [article] = _articles(load_paths([SAMPLE / ref]))
+            by_ref[ref] = replace(article, source=article.source or SAMPLE_SOURCE)
+        elif (bbc_folder / ref).is_file():
+            [article] = _articles(load_paths([bbc_folder / ref]))
+            by_ref[ref] = replace(article, source=article.source or "BBC News")
+    missing = wanted - set(by_ref)
+    if missing:
+        raise SystemExit(f"articles not found under {data}: {sorted(missing)[:5]}")
+    chosen = {a.id for a in by_ref.values()}
+    extra = [a for a in saudi if a.id not in chosen][:distractors]
+    extra += [a for a in english_news(bbc_folder, distractors) if a.id not in chosen]
+    return [*by_ref.values(), *extra], {ref: a.id for ref, a in by_ref.items()}
+
+
+def _ref(row: dict[str, Any]) -> str:
+    return str((row.get("article") or {}).get("ref", ""))
+
+
+def _articles(items: Any) -> list[Article]:
+    return [item for item in items if isinstance(item, Article)]
+
+
+if __name__ == "__main__":
+    main()
