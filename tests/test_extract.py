@@ -238,3 +238,32 @@ def test_a_pronoun_is_never_a_speaker() -> None:
 )
 def test_a_currency_sign_or_unit_belongs_to_its_figure(sentence: str, expected: list[str]) -> None:
     assert [f.span.text for f in figures(sentence)] == expected
+
+
+def news_record(i: int, article: str, title: str, text: str) -> SentenceRecord:
+    return SentenceRecord(
+        id=f"{article}:s{i}", article_id=article, title=title, source=article, url="", date="",
+        language="ar", sentence_index=i, start=0, end=len(text), sentence=text,
+    )  # fmt: skip
+
+
+def test_a_count_lists_no_figure_of_another_event() -> None:
+    report = news_record(
+        0,
+        "un",
+        "الأمم المتحدة: مقتل وإصابة 3440 عراقياً خلال شهر",
+        "وأوضح بيان للبعثة الأممية أن 1332 عراقياً قتلوا خلال الشهر الماضي.",
+    )
+    crash = news_record(
+        0,
+        "crash",
+        "8 قتلى في اصطدام مروحية وطائرة مائية قرب موسكو",
+        "عثر رجال انقاذ الاحد على ثماني جثث خارج موسكو بعد اصطدام مروحية بطائرة.",
+    )
+    said = news_record(1, "crash", "8 قتلى في اصطدام مروحية وطائرة مائية قرب موسكو",
+                       "وقال نائب المحافظ: نؤكد ثمانية قتلى.")  # fmt: skip
+    question = analyse("كم عدد قتلى اصطدام الطائرتين قرب موسكو؟")
+    draft = ExtractiveAnswerer().draft(question, Selection([report, crash, said], 0.9, True), 5)
+    assert "1332" not in draft.text  # ranked first, but about another event
+    assert {claim.sentence_id for claim in draft.claims} <= {crash.id, said.id}
+    assert "ثماني جثث" in draft.text

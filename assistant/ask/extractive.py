@@ -19,8 +19,8 @@ from assistant.ask.figures import (
 )
 from assistant.ask.question import Question, asks_for_actor, subject_names
 from assistant.ask.select import Selection
-from core.lexicon import expand_en
-from core.spans import PIECES, matches, tokens
+from core.lexicon import expand_en, stem_match
+from core.spans import PIECES, tokens
 from core.types import SentenceRecord
 
 PHRASES = {
@@ -76,15 +76,17 @@ def _read_parts(
 ) -> list[Found]:
     """The reader's best span among the pool's sentences it says answer; for a count question
     also the figures it points out in the sentences of other voices (one per speaker or
-    source), so that differing reports are given side by side."""
+    source, in the articles on its subject: `_on_subject`), so that differing reports are
+    given side by side."""
     read = [(r, without_references(r.answer_span)) for r in pool if r.has_answer >= threshold]
     read = [(r, part) for r, part in read if part.strip()]
     if not read or question.kind != "count":
         return read[:1]
     voices = {_voice(read[0][0])}
     found = [read[0]]
+    subject = {r.id for r in _on_subject(question, pool)}
     for record, part in read[1:]:
-        if figures(part) and _voice(record) not in voices:
+        if figures(part) and _voice(record) not in voices and record.id in subject:
             voices.add(_voice(record))
             found.append((record, part))
     return found[:MAX_CITATIONS]
@@ -126,11 +128,9 @@ def abstain(question: Question, ranked: Sequence[SentenceRecord]) -> Draft:
 def _claims(question: Question, pool: Sequence[SentenceRecord]) -> list[Found]:
     stems = (*question.terms, *question.ar_terms)
     if question.kind == "count":
-        found = [_best_figure(question, pool)]
-        found += [
-            _figure_part(r, relevant_figures(r.sentence, stems))
-            for r in _on_subject(question, pool)
-        ]
+        subject = _on_subject(question, pool)
+        found = [_best_figure(question, subject)]
+        found += [_figure_part(r, relevant_figures(r.sentence, stems)) for r in subject]
         kept = _distinct([f for f in found if f is not None])[:MAX_CITATIONS]
         if kept:
             return sorted(kept, key=lambda f: f[0].key)
@@ -142,18 +142,26 @@ def _claims(question: Question, pool: Sequence[SentenceRecord]) -> list[Found]:
 
 
 def _on_subject(question: Question, pool: Sequence[SentenceRecord]) -> list[SentenceRecord]:
-    """The sentences whose figures may be listed: those of the best sentence's article, and
-    others that name (in the sentence or its article's title) every name the question names,
-    so that a figure about another event is not listed with this one's."""
+    """The sentences whose figures may be listed: those of the articles that hold the most of
+    the question's words (in a sentence of theirs or their title; an English word also by its
+    Arabic lexicon forms) and every name it names, so that a figure about another event is
+    not listed with this one's ("1332 عراقيًا" of a UN report for a plane crash near Moscow)."""
     names = subject_names(question)
-    return [
-        r
-        for r in pool
-        if r.article_id == pool[0].article_id
-        or all(
-            any(matches(t, (name,)) for t in tokens(f"{r.title} {r.sentence}")) for name in names
-        )
-    ]
+    groups = [(term, *expand_en(term)) for term in question.terms]
+
+    def held(record: SentenceRecord) -> int:
+        found = {tok.norm for tok in tokens(f"{record.title} {record.sentence}")}
+        if not all(any(stem_match(w, name) for w in found) for name in names):
+            return -1
+        return sum(any(stem_match(w, s) for w in found for s in group) for group in groups)
+
+    best: dict[str, int] = {}
+    for record in pool:
+        best[record.article_id] = max(best.get(record.article_id, -1), held(record))
+    top = max(best.values(), default=-1)
+    if top < 0:
+        return [r for r in pool if r.article_id == pool[0].article_id]
+    return [r for r in pool if best[r.article_id] == top]
 
 
 def _best_figure(question: Question, pool: Sequence[SentenceRecord]) -> Found | None:
