@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core.types import Answer
+from core.types import Answer, Article, SentenceRecord
 from evaluation.metrics import normalize_answer, token_f1
+from ingest.load import load_paths
 
 QUESTIONS = Path(__file__).with_name("news_questions.jsonl")
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+SAMPLE_SOURCE = "Al-Araby Al-Jadeed"
 KINDS = ("answerable", "absent", "off-topic")
 RIGHT_F1 = 0.5  # a stated short answer this close to the gold is right ("20" for "20 شخصا")
 
@@ -35,6 +38,7 @@ class Outcome:
     right: bool
     cites_gold: bool
     text: str
+    in_evidence: bool = False
 
 
 def load_questions(path: Path = QUESTIONS) -> list[dict[str, Any]]:
@@ -47,6 +51,31 @@ def load_questions(path: Path = QUESTIONS) -> list[dict[str, Any]]:
             raise ValueError(f"{path}: question {row.get('id')!r}: {problem}")
         seen.add(row["id"])
     return rows
+
+
+def news_articles(data: Path, refs: set[str]) -> dict[str, Article]:
+    """The articles `refs` name (SaudiNewsNet urls, BBC paths, the sample's file name), found
+    under the data folder `data` (saudinewsnet/sample_1000.jsonl, bbc_news/bbc/) or data/sample;
+    ValueError naming those not found."""
+    found = {a.url: a for a in saudi_news(data) if a.url in refs}
+    for ref in refs - set(found):
+        for folder, source in ((SAMPLE, SAMPLE_SOURCE), (data / "bbc_news" / "bbc", "BBC News")):
+            if (folder / ref).is_file():
+                [article] = _articles(load_paths([folder / ref]))
+                found[ref] = replace(article, source=article.source or source)
+    missing = refs - set(found)
+    if missing:
+        raise ValueError(f"articles not found under {data}: {', '.join(sorted(missing)[:5])}")
+    return found
+
+
+def saudi_news(data: Path) -> list[Article]:
+    """The articles of saudinewsnet/sample_1000.jsonl under `data`, in file order."""
+    return _articles(load_paths([data / "saudinewsnet" / "sample_1000.jsonl"], max_bytes=1 << 30))
+
+
+def _articles(items: Iterable[object]) -> list[Article]:
+    return [item for item in items if isinstance(item, Article)]
 
 
 def _problem(row: dict[str, Any], seen: set[str]) -> str:
@@ -72,18 +101,24 @@ def golds(row: dict[str, Any]) -> list[str]:
 def judge(row: dict[str, Any], answer: Answer, article_id: str) -> Outcome:
     """`answer` to `row`'s question: right when it holds a gold span in its text, or states a
     short answer of token F1 >= RIGHT_F1 with one ("14 million" for "More than 14 million");
-    citing the gold when a cited sentence of the gold article holds a gold span."""
+    citing the gold when a cited sentence of the gold article holds a gold span; the gold in
+    the evidence when one of the evidence sentences shown (cited or not) does."""
     wanted = golds(row)
     right = answer.answered and any(
         holds(answer.text, gold) or token_f1(answer.short_answer, gold) >= RIGHT_F1
         for gold in wanted
     )
-    cites = answer.answered and any(
-        c.article_id == article_id and any(holds(c.sentence, gold) for gold in wanted)
-        for c in answer.citations
-    )
+
+    def gold(records: Sequence[SentenceRecord]) -> bool:
+        return any(
+            r.article_id == article_id and any(holds(r.sentence, g) for g in wanted)
+            for r in records
+        )
+
     lines = [line for line in answer.text.splitlines() if line.strip()]
-    return Outcome(row, answer.answered, right, cites, " / ".join(lines[:2])[:160])
+    cites = answer.answered and gold(answer.citations)
+    text = " / ".join(lines[:2])[:160]
+    return Outcome(row, answer.answered, right, cites, text, gold(answer.evidence))
 
 
 def holds(text: str, gold: str) -> bool:
@@ -98,12 +133,13 @@ def setting(row: dict[str, Any]) -> str:
 
 
 def table(outcomes: Sequence[Outcome]) -> str:
-    """Per kind and setting: answerable questions answered / right / citing the gold;
-    the others refused; then all answerable and all unanswerable together."""
+    """Per kind and setting: answerable questions answered / right / citing the gold / with
+    the gold among the evidence shown; the others refused; then all answerable and all
+    unanswerable together."""
     groups: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         groups[(outcome.row["kind"], setting(outcome.row))].append(outcome)
-    lines = ["kind             setting  n   answered   right  cites gold   refused"]
+    lines = ["kind             setting  n   answered   right  cites gold  in evidence   refused"]
     for kind in KINDS:
         lines += [_line(k, pair, group) for (k, pair), group in sorted(groups.items()) if k == kind]
     answerable = [o for o in outcomes if o.row["kind"] == "answerable"]
@@ -118,9 +154,10 @@ def _line(kind: str, pair: str, group: Sequence[Outcome]) -> str:
 
     head = f"{kind:16} {pair:6} {len(group):3}  "
     if kind == "all unanswerable" or kind in ("absent", "off-topic"):
-        return head + " " * 31 + share([not o.answered for o in group])
+        return head + " " * 44 + share([not o.answered for o in group])
     return (f"{head}{share([o.answered for o in group]):>9} {share([o.right for o in group]):>7} "
-            f"{share([o.cites_gold for o in group]):>11}")  # fmt: skip
+            f"{share([o.cites_gold for o in group]):>11} "
+            f"{share([o.in_evidence for o in group]):>12}")  # fmt: skip
 
 
 def misses(outcomes: Sequence[Outcome]) -> list[str]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,15 @@ sys.path.insert(0, str(ROOT))
 
 from assistant import Assistant, Settings, with_location  # noqa: E402
 from core.types import Article  # noqa: E402
-from evaluation.news_check import judge, load_questions, misses, table  # noqa: E402
+from evaluation.news_check import (  # noqa: E402
+    judge,
+    load_questions,
+    misses,
+    news_articles,
+    saudi_news,
+    table,
+)
 from evaluation.run import changed_settings, english_news  # noqa: E402
-from ingest.load import load_paths  # noqa: E402
-
-SAMPLE = ROOT / "data" / "sample"
-SAMPLE_SOURCE = "Al-Araby Al-Jadeed"
 
 
 def main() -> None:
@@ -77,32 +79,15 @@ def collect_articles(
 ) -> tuple[list[Article], dict[str, str]]:
     """The questions' articles and the distractors; `ids` maps each question's article
     reference to its stored article id."""
-    wanted = {row["article"]["ref"] for row in rows if row.get("article")}
-    saudi = _articles(load_paths([data / "saudinewsnet" / "sample_1000.jsonl"], max_bytes=1 << 30))
-    bbc_folder = data / "bbc_news" / "bbc"
-    by_ref: dict[str, Article] = {a.url: a for a in saudi if a.url in wanted}
-    for ref in wanted - set(by_ref):
-        if (SAMPLE / ref).is_file():
-            [article] = _articles(load_paths([SAMPLE / ref]))
-            by_ref[ref] = replace(article, source=article.source or SAMPLE_SOURCE)
-        elif (bbc_folder / ref).is_file():
-            [article] = _articles(load_paths([bbc_folder / ref]))
-            by_ref[ref] = replace(article, source=article.source or "BBC News")
-    missing = wanted - set(by_ref)
-    if missing:
-        raise SystemExit(f"articles not found under {data}: {sorted(missing)[:5]}")
+    by_ref = news_articles(data, {row["article"]["ref"] for row in rows if row.get("article")})
     chosen = {a.id for a in by_ref.values()}
-    extra = [a for a in saudi if a.id not in chosen][:distractors]
-    extra += [a for a in english_news(bbc_folder, distractors) if a.id not in chosen]
+    extra = [a for a in saudi_news(data) if a.id not in chosen][:distractors]
+    extra += [a for a in english_news(data / "bbc_news" / "bbc", distractors) if a.id not in chosen]
     return [*by_ref.values(), *extra], {ref: a.id for ref, a in by_ref.items()}
 
 
 def _ref(row: dict[str, Any]) -> str:
     return str((row.get("article") or {}).get("ref", ""))
-
-
-def _articles(items: Any) -> list[Article]:
-    return [item for item in items if isinstance(item, Article)]
 
 
 if __name__ == "__main__":

@@ -23,7 +23,18 @@ from assistant.ask.select import (
 from core.embedder import HashingEmbedder
 from core.settings import AbstentionSettings
 from core.types import SentenceRecord
-from training.abstention import CROSS, Sample, collect, fit, rates, stored_half
+from training.abstention import (
+    CROSS,
+    Sample,
+    add_news,
+    build_store,
+    collect,
+    fit,
+    rates,
+    store_news,
+    stored_half,
+    stored_ref,
+)
 from training.reader_data import load_corpus
 
 # data set folder -> (title, context, [(question id, question, answer or None)])
@@ -262,3 +273,65 @@ def test_other_language_articles_never_make_an_answered_question_refused() -> No
     assert beside.answerable and beside.confidence == pytest.approx(alone.confidence)
     assert [r.article_id for r in beside.quotable()] == ["a1", "a2"]
     assert set(model.signals(question, vector, beside.ranked)) == {"ar", "en"}
+
+
+NEWS_SAUDI = [
+    {
+        "url": f"http://news.example/{n}",
+        "title": f"حادث رقم {n}",
+        "source": "example",
+        "content": f"قالت الشرطة إن {n + 10} أشخاص أصيبوا في حادث سير في مدينة رقم {n}. "
+        f"ونقل المصابون إلى المستشفى.",
+    }
+    for n in range(1, 7)
+]
+
+
+@pytest.fixture
+def news_data(tmp_path: Path) -> Path:
+    """A data folder shaped as ../shared/data: six Arabic news articles, two English ones."""
+    data = tmp_path / "data"
+    (data / "saudinewsnet").mkdir(parents=True)
+    lines = [json.dumps(item, ensure_ascii=False) for item in NEWS_SAUDI]
+    (data / "saudinewsnet" / "sample_1000.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    (data / "bbc_news" / "bbc" / "tech").mkdir(parents=True)
+    for n in (1, 2):
+        text = f"Phone maker {n} recalls batteries\n\nPhone maker {n} recalled {n * 7} batteries."
+        (data / "bbc_news" / "bbc" / "tech" / f"00{n}.txt").write_text(text, encoding="utf-8")
+    return data
+
+
+def news_row(n: int, question: str, language: str, ref: str, article_language: str) -> Any:
+    sentence = "x" if article_language == "en" else "y"
+    return {"id": f"q{n}", "kind": "answerable", "question": question, "language": language,
+            "article": {"set": "test", "ref": ref}, "article_language": article_language,
+            "answer": sentence, "sentence": sentence}  # fmt: skip
+
+
+def test_news_questions_about_stored_articles_must_be_answered(
+    news_data: Path, tmp_path: Path
+) -> None:
+    saudi = [item["url"] for item in NEWS_SAUDI]
+    rows = [news_row(n, f"كم شخصاً أصيب في مدينة رقم {n + 1}؟", "ar", ref, "ar")
+            for n, ref in enumerate(saudi)]  # fmt: skip
+    rows += [news_row(10 + n, f"How many were hurt in town {n + 1}?", "en", ref, "ar")
+             for n, ref in enumerate(saudi)]  # fmt: skip
+    rows += [news_row(20, "How many batteries were recalled?", "en", "tech/001.txt", "en")]
+    rows += [news_row(21, "How many batteries were recalled?", "en", "tech/002.txt", "en")]
+    assistant = build_store(tmp_path / "work", [], HashingEmbedder(dim=64))
+    stored = store_news(assistant, rows, news_data)
+    assert stored == {ref for ref in [*saudi, "tech/001.txt", "tech/002.txt"] if stored_ref(ref)}
+    assert len(assistant.articles()) == len(stored)
+    samples: dict[str, Sample] = {}
+    add_news(samples, assistant, rows, stored)
+    assert 0 < len(stored) < 8  # half the articles, by their reference
+    stored_ar = sum(ref in stored for ref in saudi)
+    arabic, english = samples["news ar"], samples["news en"]
+    assert len(arabic.inside) == stored_ar and len(arabic.outside) == 6 - stored_ar
+    # an English question about an Arabic article: its Arabic evidence answers it when stored,
+    # its English evidence never does
+    assert len(samples[f"{CROSS} en>ar"].inside) == stored_ar
+    assert len(samples[f"{CROSS} en>ar"].outside) == 2 + 6 - stored_ar  # the rest: unrelated
+    in_english = sum(ref in stored for ref in ("tech/001.txt", "tech/002.txt"))
+    assert in_english and len(english.inside) == in_english
+    assert len(english.outside) == 6 + 2 - in_english  # never the English evidence of those

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.types import Answer, Citation
+from core.types import Answer, Citation, Evidence
 from evaluation.news_check import KINDS, judge, load_questions, table
 
 SENTENCE = "قالت الشرطة إن 20 شخصا على الأقل قتلوا."
@@ -26,11 +26,13 @@ ROW: dict[str, Any] = {
 
 
 def _answer(text: str, short: str = "", answered: bool = True, article: str = "a1") -> Answer:
-    cited = Citation(
-        id="s1", article_id=article, title="t", source="s", url="", date="", language="ar",
-        sentence_index=0, start=0, end=len(SENTENCE), sentence=SENTENCE, number=1,
-    )  # fmt: skip
-    return Answer(QUESTION, text, answered, [cited], short_answer=short)
+    fields: dict[str, Any] = {
+        "id": "s1", "article_id": article, "title": "t", "source": "s", "url": "", "date": "",
+        "language": "ar", "sentence_index": 0, "start": 0, "end": len(SENTENCE),
+        "sentence": SENTENCE,
+    }  # fmt: skip
+    cited, shown = Citation(**fields, number=1), Evidence(**fields, cited=True)
+    return Answer(QUESTION, text, answered, [cited], [shown], short_answer=short)
 
 
 def test_the_shipped_questions_are_well_formed() -> None:
@@ -70,5 +72,5 @@ def test_the_table_counts_refusals_of_unanswerable_questions() -> None:
     off = {**ROW, "id": "off", "kind": "off-topic", "answer": None, "article": None}
     outcomes = [judge(ROW, _answer("«20 شخصا» [1]"), "a1"), judge(off, _answer("x"), "")]
     printed = table(outcomes)
-    assert "answerable       ar>ar    1     100.0%  100.0%      100.0%" in printed
+    assert "answerable       ar>ar    1     100.0%  100.0%      100.0%       100.0%" in printed
     assert printed.splitlines()[-1].endswith("0.0%")
