@@ -18,9 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from core.types import Answer, Article, SentenceRecord
+from assistant import Answer, Article, SentenceRecord, load_paths
 from evaluation.metrics import normalize_answer, token_f1
-from ingest.load import load_paths
 
 QUESTIONS = Path(__file__).with_name("news_questions.jsonl")
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"

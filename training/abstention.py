@@ -51,7 +51,6 @@ from assistant import (
 from assistant.ask.read import bundled_weights
 from assistant.ask.select import pair_models
 from core.embedder import Embedder
-from evaluation.news_check import load_questions, news_articles
 from training.reader_data import Paragraph, load_corpus, split_dev
 
 Row = tuple[float, ...]
@@ -268,6 +267,8 @@ def collect(
 def load_news(folder: Path) -> list[dict[str, Any]]:
     """The hand-written news questions of every .jsonl file in `folder` (the format of
     evaluation/news_questions.jsonl; answerable ones only are used)."""
+    from evaluation.news_check import load_questions  # only for --news: a peer package
+
     rows = [row for path in sorted(folder.glob("*.jsonl")) for row in load_questions(path)]
     return [row for row in rows if row["kind"] == "answerable"]
 
@@ -280,6 +281,8 @@ def stored_ref(ref: str) -> bool:
 def store_news(assistant: Assistant, rows: Sequence[dict[str, Any]], data: Path) -> set[str]:
     """Put the articles of one half of the news questions into the store, before any question
     is asked (so that every question meets the same store); their references."""
+    from evaluation.news_check import news_articles  # only for --news: a peer package
+
     articles = news_articles(data, {row["article"]["ref"] for row in rows})
     stored = {ref: a for ref, a in articles.items() if stored_ref(ref)}
     assistant.ingest_articles(list(stored.values()))
