@@ -7,7 +7,8 @@ does not give; "off-topic": about nothing stored), `question`, `language`, `arti
 file name}, null when off-topic), `article_language`, `answer` (verbatim, the shortest span
 that answers), `answers` (other acceptable verbatim spans of the article: a shorter form, or
 where sources disagree another source's figure) and `sentence` (the article's sentence holding
-`answer`, verbatim)."""
+`answer`, verbatim). The questions are the project's; answers and sentences quote SaudiNewsNet
+(CC BY-NC-SA 4.0) and BBC News (research use) articles and stay under those terms."""
 
 from __future__ import annotations
 
