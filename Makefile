@@ -82,12 +82,14 @@ test: lint browser $(VENV)/.llm
 
 # Every measurement, from a data folder holding xquad-r/ and saudinewsnet/ (DATA=...):
 # `news-assistant eval` writes bench-out/eval/{report.md,results.json,chart.png,questions.jsonl};
-# its 10,000-article latency store is built once in bench-out/eval-work (about an hour on 2 cores).
+# its 10,000-article latency store is built once in bench-out/eval-work (about an hour on 2 cores);
+# the news check (scripts/check_news.py) asks the hand-written news questions, stores in bench-out.
 DATA ?= ../shared/data
 bench: $(VENV)/.eval
 	$(BIN)/news-assistant eval $(DATA) --out bench-out/eval --work bench-out/eval-work
 	$(BIN)/python scripts/bench_ingest.py --data $(DATA)/saudinewsnet/sample_1000.jsonl
 	$(BIN)/python scripts/calibrate_abstention.py --data $(DATA)/xquad-r
+	$(BIN)/python scripts/check_news.py --data $(DATA) --work bench-out/news-check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
