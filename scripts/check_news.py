@@ -11,11 +11,11 @@ SaudiNewsNet articles of sample_1000.jsonl, BBC articles by category in turn); i
 --work and ingested again only for what changed. Each row of the table is one setting (the
 question's language > its article's): answerable questions answered, answered right (the gold
 answer in the answer text, or a short answer of token F1 >= 0.5 with it: "14 million" for
-"More than 14 million"), and answered citing a sentence of the gold article that holds the
-answer; questions the articles do not answer (a detail the article leaves out, or a topic no
-article is about) refused. `--compare` asks once more with a setting changed, as `news-assistant
-eval` does. A check set, never fitted on: the evidence model and the reader are fitted on
-qa-train only (evaluation/news_check.py judges the answers).
+"More than 14 million"), answered citing a sentence of the gold article that holds the answer,
+and with that sentence among the evidence shown (cited or not); questions the articles do not
+answer (a detail the article leaves out, or a topic no article is about) refused. `--compare`
+asks once more with a setting changed, as `news-assistant eval` does. A check set, never
+fitted on (evaluation/news_check.py judges the answers).
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant import Assistant, Settings, with_location  # noqa: E402
-from core.types import Article  # noqa: E402
+from assistant import Article, Assistant, Settings, with_location  # noqa: E402
 from evaluation.news_check import (  # noqa: E402
     judge,
     load_questions,

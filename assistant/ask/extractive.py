@@ -159,7 +159,7 @@ def _on_subject(question: Question, pool: Sequence[SentenceRecord]) -> list[Sent
     for record in pool:
         best[record.article_id] = max(best.get(record.article_id, -1), held(record))
     top = max(best.values(), default=-1)
-    if top < 0:
+    if top <= 0:  # no article holds the question's words (and names): the best one's only
         return [r for r in pool if r.article_id == pool[0].article_id]
     return [r for r in pool if best[r.article_id] == top]
 
