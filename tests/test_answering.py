@@ -222,3 +222,17 @@ def test_langchain_faces(tiny: Assistant) -> None:
     assert docs[0].metadata["source"] == "Valley Times"
     answer: Any = tiny.as_runnable().invoke({"question": "How many houses were destroyed?"})
     assert isinstance(answer, Answer) and answer.answered
+
+
+def test_a_contact_line_is_never_evidence(store: ChromaStore, tmp_path: Path) -> None:
+    settings = Settings(answer=AnswerSettings(min_confidence=0.0))
+    assistant = Assistant(settings, store=store, embedder=HashingEmbedder())
+    path = tmp_path / "story.txt"
+    path.write_text(
+        "Flood in the valley\nThe river flooded the valley on Monday.\n"
+        "To contact the writer: floods@valley.example\n"
+    )
+    assistant.ingest([path], defaults={"source": "Valley Times"})
+    answer = assistant.ask("How do I contact the writer about floods?")
+    shown = [e.sentence for e in answer.evidence] + [c.sentence for c in answer.citations]
+    assert shown and not any("@" in sentence for sentence in shown)

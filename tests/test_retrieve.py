@@ -7,7 +7,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any, cast
 
-from assistant.ask.retrieve import HybridRetriever
+import pytest
+
+from assistant.ask.retrieve import HybridRetriever, says_nothing
 from core.settings import RetrievalSettings
 from core.store import ArticleStore
 from core.types import SentenceRecord
@@ -67,3 +69,21 @@ def test_questions_during_a_rebuild_use_the_index_as_it_was() -> None:
     finally:
         rebuilding.release()
     assert len(bm25.lexical_index()) == 2
+
+
+@pytest.mark.parametrize(
+    ("sentence", "nothing"),
+    [
+        ("لمراسلة الكاتب: ralmotere@alriyadh.net", True),
+        ("aaljamili@yahoo.com", True),
+        ("Follow us: https://example.com/news", True),
+        ("To contact the writer: floods@valley.example", True),
+        ("Contact the ministry at press@moi.gov.sa for the full list of 20 names.", False),
+        ("The report (https://example.com/r) says 20 died.", False),
+        ("Police said 20 died, per @AP.", False),
+        ("قتل 5 أشخاص.", False),  # short, but no contact: a statement
+        ("The toll rose to 54.", False),
+    ],
+)
+def test_a_line_that_is_only_a_contact_says_nothing(sentence: str, nothing: bool) -> None:
+    assert says_nothing(sentence) is nothing

@@ -2,7 +2,8 @@
 see rerank.py): the sentences nearest the question, the sentences of the nearest chunks (their
 chunk's similarity), and BM25 hits over normalised words (their BM25 score).
 
-Where BM25 finds nothing (an English question over Arabic articles) it adds nothing.
+Where BM25 finds nothing (an English question over Arabic articles) it adds nothing. A line
+that is only an e-mail address or a link (`says_nothing`) is never a candidate.
 
 A store holding articles in several languages is searched once more for each language other
 than the question's (dense sentences and chunks, limited to that language), so that an English
@@ -16,6 +17,7 @@ different languages are compared by how far they stand above their own language'
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
@@ -32,6 +34,21 @@ from core.types import Filters, SentenceRecord
 
 Pool = dict[tuple[str, int], SentenceRecord]
 LEVEL_TOP = 10  # candidates whose mean similarity is their language's level
+_CONTACT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+|www\.\S+")  # e-mail, link
+_WORD = re.compile(r"[^\W_]{2,}")
+LABEL_WORDS = 6  # "To contact the writer:", "لمراسلة الكاتب:", "Follow us:"
+
+
+def says_nothing(sentence: str) -> bool:
+    """A line that is only a contact or a link, with at most a label before it ("لمراسلة
+    الكاتب: ralmotere@alriyadh.net", "aaljamili@yahoo.com"): news articles end with such lines,
+    and their Latin letters make them look near any English question. It is never evidence.
+    A statement that gives a contact or cites a link says more, and stays."""
+    if not _CONTACT.search(sentence):
+        return False
+    rest = _CONTACT.sub(" ", sentence).strip(" \t-–—|.,;()[]")
+    words = _WORD.findall(rest)
+    return len(words) < 2 or (rest.endswith((":", "：")) and len(words) <= LABEL_WORDS)
 
 
 class Retriever(Protocol):
@@ -79,7 +96,11 @@ class HybridRetriever:
         for r in self.lexical_index().search(question.search_terms, cfg.lexical_k, filters.allows):
             pool[r.key] = pool.get(r.key, r).scored(lexical=r.lexical)
         self._fill_dense(vector, pool)
-        scored = [r.scored(chunk=chunk_scores.get(key, 0.0)) for key, r in pool.items()]
+        scored = [
+            r.scored(chunk=chunk_scores.get(key, 0.0))
+            for key, r in pool.items()
+            if not says_nothing(r.sentence)
+        ]
         scored = self._with_baselines(question, vector, scored)
         return self.store.complete_only(scored)  # never a killed or unfinished ingest's parts
 
