@@ -82,8 +82,13 @@ def test_questions_during_a_rebuild_use_the_index_as_it_was() -> None:
         ("The report (https://example.com/r) says 20 died.", False),
         ("Police said 20 died, per @AP.", False),
         ("قتل 5 أشخاص.", False),  # short, but no contact: a statement
+        ("يا تُرى ما هي مقاييس التبرج مثلا؟", True),  # a question states nothing
+        ('He asked: "Why were 20 people killed?"', True),
+        ('He asked "why?" and left the room.', False),
         ("The toll rose to 54.", False),
     ],
 )
-def test_a_line_that_is_only_a_contact_says_nothing(sentence: str, nothing: bool) -> None:
+def test_a_question_or_a_line_that_is_only_a_contact_says_nothing(
+    sentence: str, nothing: bool
+) -> None:
     assert says_nothing(sentence) is nothing

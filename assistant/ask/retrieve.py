@@ -2,8 +2,9 @@
 see rerank.py): the sentences nearest the question, the sentences of the nearest chunks (their
 chunk's similarity), and BM25 hits over normalised words (their BM25 score).
 
-Where BM25 finds nothing (an English question over Arabic articles) it adds nothing. A line
-that is only an e-mail address or a link (`says_nothing`) is never a candidate.
+Where BM25 finds nothing (an English question over Arabic articles) it adds nothing. A
+sentence that states nothing (a question; a line that is only an e-mail address or a link:
+`says_nothing`) is never a candidate.
 
 A store holding articles in several languages is searched once more for each language other
 than the question's (dense sentences and chunks, limited to that language), so that an English
@@ -37,13 +38,17 @@ LEVEL_TOP = 10  # candidates whose mean similarity is their language's level
 _CONTACT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://\S+|www\.\S+")  # e-mail, link
 _WORD = re.compile(r"[^\W_]{2,}")
 LABEL_WORDS = 6  # "To contact the writer:", "لمراسلة الكاتب:", "Follow us:"
+_CLOSERS = " \t\n\"'”’»)]"
 
 
 def says_nothing(sentence: str) -> bool:
-    """A line that is only a contact or a link, with at most a label before it ("لمراسلة
-    الكاتب: ralmotere@alriyadh.net", "aaljamili@yahoo.com"): news articles end with such lines,
-    and their Latin letters make them look near any English question. It is never evidence.
-    A statement that gives a contact or cites a link says more, and stays."""
+    """A sentence that states nothing, so is never evidence: a question ("يا ترى ما هي
+    مقاييس التبرج مثلا؟", as opinion pieces ask; a question looks near any question asked of
+    the store), or a line that is only a contact or a link with at most a label before it
+    ("لمراسلة الكاتب: ralmotere@alriyadh.net", as news articles end; its Latin letters look
+    near any English question). A statement that gives a contact or cites a link stays."""
+    if sentence.rstrip(_CLOSERS).endswith(("?", "؟")):
+        return True
     if not _CONTACT.search(sentence):
         return False
     rest = _CONTACT.sub(" ", sentence).strip(" \t-–—|.,;()[]")
