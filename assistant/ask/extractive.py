@@ -18,7 +18,7 @@ from assistant.ask.figures import (
     without_references,
 )
 from assistant.ask.question import Question, asks_for_actor, subject_names
-from assistant.ask.select import Selection
+from assistant.ask.select import Selection, terms_held
 from core.lexicon import expand_en, stem_match
 from core.spans import PIECES, tokens
 from core.types import SentenceRecord
@@ -147,13 +147,12 @@ def _on_subject(question: Question, pool: Sequence[SentenceRecord]) -> list[Sent
     Arabic lexicon forms) and every name it names, so that a figure about another event is
     not listed with this one's ("1332 عراقيًا" of a UN report for a plane crash near Moscow)."""
     names = subject_names(question)
-    groups = [(term, *expand_en(term)) for term in question.terms]
 
     def held(record: SentenceRecord) -> int:
         found = {tok.norm for tok in tokens(f"{record.title} {record.sentence}")}
         if not all(any(stem_match(w, name) for w in found) for name in names):
             return -1
-        return sum(any(stem_match(w, s) for w in found for s in group) for group in groups)
+        return terms_held(question.terms, found)
 
     best: dict[str, int] = {}
     for record in pool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -247,9 +247,14 @@ def pair_models(
 def coverage(question: Question, top: Sequence[SentenceRecord]) -> float:
     """Share of the question's content words found (as stems, or lexicon translations) in the
     sentences of `top` together (evidence for a question is often spread over two sentences)."""
-    groups = [(term, *expand_en(term)) for term in question.search_terms]
-    if not groups:
+    if not question.search_terms:
         return 0.0
     found = {tok.norm for candidate in top for tok in tokens(candidate.sentence)}
-    hits = sum(any(stem_match(w, s) for w in found for s in group) for group in groups)
-    return hits / len(groups)
+    return terms_held(question.search_terms, found) / len(question.search_terms)
+
+
+def terms_held(terms: Sequence[str], found: Collection[str]) -> int:
+    """How many of `terms` (normalised question words) the normalised words `found` hold, each
+    as its stem or, for an English word, as one of its Arabic lexicon forms."""
+    groups = [(term, *expand_en(term)) for term in terms]
+    return sum(any(stem_match(w, s) for w in found for s in group) for group in groups)
