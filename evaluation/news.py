@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from assistant import Article, load_paths
+
 
 def news_items(source: Path) -> Iterator[dict[str, Any]]:
     """Articles (raw JSON objects with text) from a JSONL file, a zip, or a folder of zips."""
@@ -36,6 +38,12 @@ def _zip_items(path: Path) -> Iterator[dict[str, Any]]:
         for name in sorted(archive.namelist()):
             if name.lower().endswith(".json"):
                 yield from json.loads(archive.read(name).decode("utf-8-sig"))
+
+
+def file_articles(path: Path) -> list[Article]:
+    """Every article in a news file, whatever its size (the file is ours, not a user's)."""
+    items = load_paths([path], max_bytes=1 << 34)
+    return [item for item in items if isinstance(item, Article)]
 
 
 def write_subset(source: Path, n: int, out: Path) -> Path:

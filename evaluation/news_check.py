@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from assistant import Answer, Article, SentenceRecord, load_paths
+from assistant import Answer, Article, SentenceRecord
 from evaluation.metrics import normalize_answer, token_f1
+from evaluation.news import file_articles
 
 QUESTIONS = Path(__file__).with_name("news_questions.jsonl")
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -61,7 +62,7 @@ def news_articles(data: Path, refs: set[str]) -> dict[str, Article]:
     for ref in refs - set(found):
         for folder, source in ((SAMPLE, SAMPLE_SOURCE), (data / "bbc_news" / "bbc", "BBC News")):
             if (folder / ref).is_file():
-                [article] = _articles(load_paths([folder / ref]))
+                [article] = file_articles(folder / ref)
                 found[ref] = replace(article, source=article.source or source)
     missing = refs - set(found)
     if missing:
@@ -71,11 +72,7 @@ def news_articles(data: Path, refs: set[str]) -> dict[str, Article]:
 
 def saudi_news(data: Path) -> list[Article]:
     """The articles of saudinewsnet/sample_1000.jsonl under `data`, in file order."""
-    return _articles(load_paths([data / "saudinewsnet" / "sample_1000.jsonl"], max_bytes=1 << 30))
-
-
-def _articles(items: Iterable[object]) -> list[Article]:
-    return [item for item in items if isinstance(item, Article)]
+    return file_articles(data / "saudinewsnet" / "sample_1000.jsonl")
 
 
 def _problem(row: dict[str, Any], seen: set[str]) -> str:

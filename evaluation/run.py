@@ -36,7 +36,7 @@ from assistant import (
     with_location,
 )
 from evaluation.metrics import Paragraphs, Score, score, summarize
-from evaluation.news import spread_files, write_subset
+from evaluation.news import file_articles, spread_files, write_subset
 from evaluation.speed import measure_ingest, measure_latency, news_questions
 from evaluation.systems import (
     Bm25Baseline,
@@ -177,7 +177,7 @@ def run_eval(
         results["runs"]["XQuAD-R"] = _evaluate(run, stores)
         checkpoint(results)
         if plan.distractors is not None:
-            news = _news_articles(plan.distractors)
+            news = file_articles(plan.distractors)
             label = f"XQuAD-R + {len(news):,} news articles"
             stores = _distractor_stores(run, root, plan.distractors, news, results["speed"])
             results["runs"][label] = _evaluate(run, stores)
@@ -283,12 +283,6 @@ def english_news(folder: Path, n: int) -> list[Article]:
     return [dataclasses.replace(a, source=a.source or "BBC News") for a in articles]
 
 
-def _news_articles(path: Path) -> list[Article]:
-    """Every article in a news file, whatever its size (the file is ours, not a user's)."""
-    items = load_paths([path], max_bytes=1 << 34)
-    return [item for item in items if isinstance(item, Article)]
-
-
 def _subset_path(plan: Plan) -> Path:
     return plan.work / f"saudinewsnet-{plan.large}.jsonl"
 
@@ -300,7 +294,7 @@ def _large_store(run: Run, corpus: Path) -> Assistant:
     source = write_subset(corpus, plan.large, _subset_path(plan))
     assistant = run.assistant(plan.work / f"store-news-{plan.large}")
     if assistant.store.count_articles() < plan.large:
-        articles = _news_articles(source)
+        articles = file_articles(source)
         progress = run.counter(f"ingest {plan.large:,} news articles (once)", len(articles))
         assistant.ingest_articles(articles, progress=progress)
     return assistant

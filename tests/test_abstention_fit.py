@@ -289,7 +289,8 @@ NEWS_SAUDI = [
 
 @pytest.fixture
 def news_data(tmp_path: Path) -> Path:
-    """A data folder shaped as ../shared/data: six Arabic news articles, two English ones."""
+    """A data folder made here, laid out as the news questions' articles are looked up
+    (saudinewsnet/sample_1000.jsonl, bbc_news/bbc/): six Arabic articles, two English ones."""
     data = tmp_path / "data"
     (data / "saudinewsnet").mkdir(parents=True)
     lines = [json.dumps(item, ensure_ascii=False) for item in NEWS_SAUDI]
