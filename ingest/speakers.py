@@ -91,14 +91,14 @@ def _according_to(sentence: str) -> str:
     return ""
 
 
-_AUXILIARY = r"(?:has|have|had|also|has also|have also|had also) "  # "Microsoft has said"
+_AUXILIARY = r"(?:(?:has|have|had) )?(?:also )?"  # "Microsoft has said", "it also said"
 
 
 def _english_speaker(sentence: str) -> str:
     match = re.search(r"\baccording to ([^,.;]+)", sentence, re.IGNORECASE)
     if match:
         return match.group(1).strip()
-    verbs = f"(?:{_AUXILIARY})?(?:{'|'.join(sorted(EN_SAY_VERBS))})"
+    verbs = f"{_AUXILIARY}(?:{'|'.join(sorted(EN_SAY_VERBS))})"
     trailing = re.search(rf", ((?:the |a )?[\w'’-]+(?: [\w'’-]+){{0,5}}?) {verbs}\W*$", sentence)
     if trailing:
         return trailing.group(1).strip()
