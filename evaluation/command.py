@@ -52,6 +52,12 @@ def configure(command: argparse.ArgumentParser) -> None:
         "--english-distractors", type=Path, help="folder of English news .txt (BBC News)"
     )
     command.add_argument("--english", type=int, default=1000, help="English distractors")
+    command.add_argument(
+        "--no-alone",
+        action="store_true",
+        help="skip the first run (XQuAD-R alone, its stores also encoded bare for the ingest "
+        "speed): with a slow embedder measured beside news only",
+    )
     command.add_argument("--no-distractors", action="store_true", help="skip the second run")
     command.add_argument("--no-english-distractors", action="store_true", help="skip the third run")
     command.add_argument("--no-large", action="store_true", help="skip the large latency store")
@@ -110,6 +116,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         questions=args.questions,
         compare=tuple(args.compare),
         langchain=not args.no_langchain,
+        alone=not args.no_alone,
     )
 
 

@@ -82,7 +82,8 @@ class Plan:
     run; `english_distractors`: a folder of English news .txt files (BBC News), `english`
     of them added to the Arabic store in a third run; `corpus`: SaudiNewsNet (folder of zips or
     JSONL) for the large latency store, kept in `work` and reused; `articles`/`questions` cut
-    the run down (first N of each)."""
+    the run down (first N of each); `alone` off leaves out the first run (XQuAD-R alone, its
+    stores also encoded bare for the ingest speed), for a slow embedder measured beside news."""
 
     xquad: Path
     work: Path
@@ -97,6 +98,7 @@ class Plan:
     depth: int = 20
     compare: tuple[str, ...] = ()
     langchain: bool = True
+    alone: bool = True
 
     @property
     def systems(self) -> list[str]:
@@ -172,10 +174,13 @@ def run_eval(
     }
     with tempfile.TemporaryDirectory(dir=plan.work, prefix="eval-") as tmp:
         root = Path(tmp)
-        stores = _xquad_stores(run, root, results["speed"]["ingest"])
-        results["data"]["sentences"] = {k: a.store.count_sentences() for k, a in stores.items()}
-        results["runs"]["XQuAD-R"] = _evaluate(run, stores)
-        checkpoint(results)
+        if plan.alone:
+            stores = _xquad_stores(run, root, results["speed"]["ingest"])
+            results["data"]["sentences"] = {
+                k: a.store.count_sentences() for k, a in stores.items()
+            }
+            results["runs"]["XQuAD-R"] = _evaluate(run, stores)
+            checkpoint(results)
         if plan.distractors is not None:
             news = file_articles(plan.distractors)
             label = f"XQuAD-R + {len(news):,} news articles"

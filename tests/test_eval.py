@@ -143,16 +143,17 @@ def test_missing_xquad_folder_is_named(tmp_path: Path) -> None:
         data=tmp_path, work=tmp_path / "w", distractors=None, corpus=None, large=10,
         no_distractors=False, no_large=False, articles=None, questions=None,
         english_distractors=None, english=2, no_english_distractors=False, compare=[],
-        no_langchain=False,
+        no_langchain=False, no_alone=False,
     )  # fmt: skip
     with pytest.raises(EvalError, match="no XQuAD-R files"):
         plan_from(args)
     write_xquad(tmp_path / "xquad-r")
     plan = plan_from(args)
     assert plan.xquad == tmp_path / "xquad-r" and plan.distractors is None
-    assert plan.english_distractors is None and plan.langchain
-    args.no_langchain = True
+    assert plan.english_distractors is None and plan.langchain and plan.alone
+    args.no_langchain = args.no_alone = True
     assert plan_from(args).systems == ["BM25", "news-assistant"]
+    assert not plan_from(args).alone
     write_english_news(tmp_path / "bbc_news" / "bbc")
     assert plan_from(args).english_distractors == tmp_path / "bbc_news" / "bbc"
     args.english_distractors = tmp_path / "nowhere"
@@ -322,13 +323,19 @@ def test_eval_measures_speed_and_writes_the_report(results: dict[str, Any], tmp_
 def test_no_langchain_leaves_the_baseline_and_its_chunks_out(
     tmp_path: Path, e5_embedder: Any
 ) -> None:
+    """Also without the run over XQuAD-R alone (`alone` off): only the run beside news."""
     xquad = write_xquad(tmp_path / "xquad-r")
     plan = Plan(
         xquad=xquad, work=tmp_path / "work", english_distractors=write_english_news(
-            tmp_path / "bbc"), english=3, latency_questions=2, langchain=False,
+            tmp_path / "bbc"), english=3, latency_questions=2, langchain=False, alone=False,
     )  # fmt: skip
     results = run_eval(plan, e5_embedder)
     assert results["systems"] == ["BM25", "news-assistant"]
+    assert list(results["runs"]) == ["XQuAD-R ar + 3 English news articles"]
+    assert results["speed"]["ingest"] == {}
+    assert set(results["runs"]["XQuAD-R ar + 3 English news articles"]["settings"]) == {
+        "ar->ar", "en->ar",
+    }  # fmt: skip
     for run in results["runs"].values():
         for figures in run["settings"].values():
             assert set(figures) == {"BM25", "news-assistant"}
