@@ -176,9 +176,7 @@ def run_eval(
         root = Path(tmp)
         if plan.alone:
             stores = _xquad_stores(run, root, results["speed"]["ingest"])
-            results["data"]["sentences"] = {
-                k: a.store.count_sentences() for k, a in stores.items()
-            }
+            results["data"]["sentences"] = {k: a.store.count_sentences() for k, a in stores.items()}
             results["runs"]["XQuAD-R"] = _evaluate(run, stores)
             checkpoint(results)
         if plan.distractors is not None:
