@@ -104,6 +104,14 @@ def plan_from(args: argparse.Namespace) -> Plan:
             changed_settings(Settings(), change)
         except ValueError as exc:
             raise EvalError(str(exc).splitlines()[0]) from exc
+    beside_news = (distractors and not args.no_distractors) or (
+        english and not args.no_english_distractors
+    )
+    if args.no_alone and not beside_news:
+        raise EvalError(
+            "--no-alone with no distractor run leaves nothing to measure: drop --no-alone, or "
+            "give --distractors or --english-distractors"
+        )
     return Plan(
         xquad=xquad,
         work=args.work.expanduser(),

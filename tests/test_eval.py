@@ -151,11 +151,14 @@ def test_missing_xquad_folder_is_named(tmp_path: Path) -> None:
     plan = plan_from(args)
     assert plan.xquad == tmp_path / "xquad-r" and plan.distractors is None
     assert plan.english_distractors is None and plan.langchain and plan.alone
-    args.no_langchain = args.no_alone = True
+    args.no_langchain = True
     assert plan_from(args).systems == ["BM25", "news-assistant"]
-    assert not plan_from(args).alone
+    args.no_alone = True
+    with pytest.raises(EvalError, match="--no-alone with no distractor run"):
+        plan_from(args)
     write_english_news(tmp_path / "bbc_news" / "bbc")
     assert plan_from(args).english_distractors == tmp_path / "bbc_news" / "bbc"
+    assert not plan_from(args).alone
     args.english_distractors = tmp_path / "nowhere"
     with pytest.raises(EvalError, match=r"--english-distractors .*nowhere: no such"):
         plan_from(args)
