@@ -100,12 +100,9 @@ class HybridRetriever:
         chunk_scores = self._chunk_scores(vector, searches)
         for r in self.lexical_index().search(question.search_terms, cfg.lexical_k, filters.allows):
             pool[r.key] = pool.get(r.key, r).scored(lexical=r.lexical)
+        pool = {key: r for key, r in pool.items() if not says_nothing(r.sentence)}
         self._fill_dense(vector, pool)
-        scored = [
-            r.scored(chunk=chunk_scores.get(key, 0.0))
-            for key, r in pool.items()
-            if not says_nothing(r.sentence)
-        ]
+        scored = [r.scored(chunk=chunk_scores.get(key, 0.0)) for key, r in pool.items()]
         scored = self._with_baselines(question, vector, scored)
         return self.store.complete_only(scored)  # never a killed or unfinished ingest's parts
 
