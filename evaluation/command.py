@@ -104,15 +104,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
             changed_settings(Settings(), change)
         except ValueError as exc:
             raise EvalError(str(exc).splitlines()[0]) from exc
-    beside_news = (distractors and not args.no_distractors) or (
-        english and not args.no_english_distractors
-    )
-    if args.no_alone and not beside_news:
-        raise EvalError(
-            "--no-alone with no distractor run leaves nothing to measure: drop --no-alone, or "
-            "give --distractors or --english-distractors"
-        )
-    return Plan(
+    plan = Plan(
         xquad=xquad,
         work=args.work.expanduser(),
         distractors=None if args.no_distractors else distractors,
@@ -126,6 +118,12 @@ def plan_from(args: argparse.Namespace) -> Plan:
         langchain=not args.no_langchain,
         alone=not args.no_alone,
     )
+    if not plan.alone and plan.distractors is None and plan.english_distractors is None:
+        raise EvalError(
+            "--no-alone with no distractor run leaves nothing to measure: drop --no-alone, or "
+            "give --distractors or --english-distractors"
+        )
+    return plan
 
 
 def _present(path: Path) -> Path | None:
